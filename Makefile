@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv from nothing when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.medkg-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Builds the graph from what ships in ontologies/ and examples/ (offline) and answers saved queries.
+demo: setup
+	$(BIN)/medkg --home .medkg/demo demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/bench_kg.py
+
+clean:
+	rm -rf .medkg bench/.work

@@ -1,0 +1,311 @@
+"""The `medkg` command: a thin face over the library. Every command calls a public function.
+
+User mistakes (MedkgError) are printed as one line, without a traceback, and exit with status 2.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import pyoxigraph as ox
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from medkg.config import Settings, load_settings
+from medkg.errors import MedkgError
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="medkg: medical knowledge graphs, multilingual clinical annotation and graph-cited QA.")
+kg_app = typer.Typer(no_args_is_help=True, help="Knowledge graph: load ontologies and Wikipedia, query, serve.")
+app.add_typer(kg_app, name="kg")
+
+# Tables wider than 80 columns when piped, so IRIs stay readable in logs.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+class State:
+    def __init__(self, settings: Settings, quiet: bool) -> None:
+        self.settings = settings
+        self.quiet = quiet
+        self._store = None
+
+    def store(self):
+        if self._store is None:
+            from medkg.kg.store import open_store
+
+            self._store = open_store(self.settings)
+        return self._store
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    home: Optional[Path] = typer.Option(None, help="Workspace folder (default: $MEDKG_HOME or ./.medkg)."),
+    endpoint: Optional[str] = typer.Option(None, help="Use a remote SPARQL 1.1 endpoint instead of the embedded store."),
+    update_endpoint: Optional[str] = typer.Option(None, help="Update URL of the remote store, if it differs."),
+    config: Optional[Path] = typer.Option(None, help="Settings file (default: ./medkg.toml if present)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or chatter."),
+) -> None:
+    ctx.obj = State(load_settings(config, home=home, endpoint=endpoint, update_endpoint=update_endpoint), quiet)
+
+
+FORMAT_HELP = "table, csv, tsv, json or xml"
+RESULT_FORMATS = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
+                  "json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML}
+
+
+def _print_result(store, sparql: str, fmt: str, *, bindings=None, timeout=None) -> None:
+    from medkg.kg.display import term_text
+
+    if fmt in RESULT_FORMATS:
+        graph_format = ox.RdfFormat.N_TRIPLES if fmt in ("csv", "tsv") else ox.RdfFormat.TURTLE
+        body, _ = store.query_serialized(sparql, results_format=RESULT_FORMATS[fmt], graph_format=graph_format,
+                                         bindings=bindings, timeout=timeout)
+        sys.stdout.write(body.decode("utf-8"))
+        if not body.endswith(b"\n"):
+            sys.stdout.write("\n")
+        return
+    if fmt != "table":
+        raise MedkgError(f"unknown format {fmt!r} (use {FORMAT_HELP})")
+    result = store.query(sparql, bindings=bindings, timeout=timeout)
+    if result.kind == "ask":
+        out.print("true" if result.boolean else "false")
+        return
+    if result.kind == "graph":
+        for triple in result.triples:
+            out.print(str(triple) + " .", markup=False, highlight=False)
+        return
+    table = Table(show_lines=False, header_style="bold")
+    for variable in result.variables:
+        table.add_column(variable, overflow="fold")
+    for row in result.rows:
+        table.add_row(*(term_text(row.get(v), max_length=200) for v in result.variables))
+    out.print(table)
+    out.print(f"{len(result.rows)} row(s)", style="dim")
+
+
+def _read_query(text: str) -> str:
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise MedkgError("query file not found", path=path)
+        return path.read_text(encoding="utf-8")
+    if text == "-":
+        return sys.stdin.read()
+    return text
+
+
+@kg_app.command("load")
+def kg_load(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files or folders (a folder with catalog.toml loads its catalog)."),
+    force: bool = typer.Option(False, help="Reload sources even when their content is unchanged."),
+    link: bool = typer.Option(True, help="Rebuild cross-source matches and passage mentions afterwards."),
+    fmt: str = typer.Option("text", "--format", help="text or json"),
+) -> None:
+    """Load ontologies (OBO, OWL, Turtle, N-Triples), translations, Wikidata and Wikipedia into the graph."""
+    from medkg.kg.loading import load_paths
+
+    state: State = ctx.obj
+    with _LoadProgress(disabled=state.quiet or fmt == "json") as listener:
+        reports = load_paths(state.store(), paths, listener=listener, force=force, link=link)
+    if fmt == "json":
+        out.print_json(json.dumps([{**asdict(r), "path": str(r.path)} for r in reports]))
+    elif not state.quiet:
+        for r in reports:
+            out.print(f"{r.status:9} {r.triples:>10,} triples  {r.path.name}  -> <{r.graph}>  ({r.seconds:.1f} s)",
+                      markup=False, highlight=False)
+
+
+class _LoadProgress:
+    """Rich progress: sources done of total (with ETA) and the current source's triples per second."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=err, disable=disabled, transient=True)
+        self.files = None
+        self.current = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def _task(self, task_id):
+        return next(t for t in self.progress.tasks if t.id == task_id)
+
+    def source_started(self, source, index: int, total: int) -> None:
+        if self.files is None:
+            self.files = self.progress.add_task("sources", total=total, detail=f"0/{total}")
+        self.current = self.progress.add_task(source.path.name, total=None, detail="")
+
+    def advanced(self, quads: int) -> None:
+        self.progress.advance(self.current, quads)
+        task = self._task(self.current)
+        rate = f" · {task.speed:,.0f} triples/s" if task.speed else ""
+        self.progress.update(self.current, detail=f"{task.completed:,.0f} triples{rate}")
+
+    def source_finished(self, report) -> None:
+        self.progress.remove_task(self.current)
+        self.progress.advance(self.files, 1)
+        task = self._task(self.files)
+        self.progress.update(self.files, detail=f"{task.completed:.0f}/{task.total:.0f}")
+
+
+@kg_app.command("query")
+def kg_query(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="SPARQL text, @file.rq, or - for standard input."),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
+    timeout: Optional[float] = typer.Option(None, help="Seconds before the query is abandoned."),
+) -> None:
+    """Run a SPARQL query (the default graph is the union of all sources; medkg prefixes are predeclared)."""
+    state: State = ctx.obj
+    _print_result(state.store(), _read_query(query), fmt, timeout=timeout)
+
+
+@kg_app.command("update")
+def kg_update(
+    ctx: typer.Context,
+    update: str = typer.Argument(..., help="SPARQL Update text, @file.ru, or - for standard input."),
+) -> None:
+    """Run a SPARQL 1.1 Update against the store."""
+    state: State = ctx.obj
+    state.store().update(_read_query(update))
+
+
+@kg_app.command("saved")
+def kg_saved(
+    ctx: typer.Context,
+    name: Optional[str] = typer.Argument(None, help="Saved query name; omit to list them."),
+    arguments: Optional[list[str]] = typer.Argument(None, help="Parameters as key=value (e.g. text=Tubercolosi lang=it)."),
+    fmt: str = typer.Option("table", "--format", help=FORMAT_HELP),
+) -> None:
+    """Run a saved query (concept by label, by xref, ancestors, descendants, passages, ...) or list them."""
+    from medkg.kg.queries import SAVED_QUERIES, bind_arguments, saved_query
+
+    state: State = ctx.obj
+    if name is None:
+        table = Table("name", "parameters", "what it answers", header_style="bold")
+        for q in SAVED_QUERIES.values():
+            params = " ".join(p.name if p.required else f"[{p.name}]" for p in q.params)
+            table.add_row(q.name, params, q.description)
+        out.print(table)
+        return
+    query = saved_query(name)
+    parsed = {}
+    for argument in arguments or []:
+        key, sep, value = argument.partition("=")
+        if not sep:
+            # A lone value fills the first parameter: `medkg kg saved ancestors DOID:399`.
+            key, value = query.params[0].name, argument
+        parsed[key.strip()] = value
+    _print_result(state.store(), query.sparql, fmt, bindings=bind_arguments(query, parsed))
+
+
+@kg_app.command("stats")
+def kg_stats(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
+    """Triples, concepts and labels per language, per named graph with provenance."""
+    from medkg.kg.display import compact_iri
+    from medkg.kg.stats import graph_stats
+
+    state: State = ctx.obj
+    stats = graph_stats(state.store())
+    if fmt == "json":
+        out.print_json(json.dumps(asdict(stats)))
+        return
+    summary = Table("what", "count", header_style="bold")
+    for label, value in [("triples", stats.triples), ("concepts", stats.concepts), ("articles", stats.articles),
+                         ("passages", stats.passages), ("passage mentions", stats.mentions),
+                         ("cross-source matches", stats.matches)]:
+        summary.add_row(label, f"{value:,}")
+    for lang, count in stats.labels_per_language.items():
+        summary.add_row(f"labels @{lang}", f"{count:,}")
+    out.print(summary)
+    graphs = Table("named graph", "triples", "source", "version", "licence", "loaded", header_style="bold")
+    for g in stats.graphs:
+        graphs.add_row(compact_iri(g.graph), f"{g.triples:,}", g.source or "", g.version or "", g.licence or "",
+                       g.loaded or "")
+    out.print(graphs)
+
+
+@kg_app.command("link")
+def kg_link(ctx: typer.Context) -> None:
+    """Rebuild cross-source matches (shared UMLS/MeSH/ICD-10 xrefs) and passage mentions."""
+    from medkg.kg.linking import relink
+
+    state: State = ctx.obj
+    report = relink(state.store())
+    if not state.quiet:
+        out.print(f"{report.matches:,} cross-source matches, {report.mentions:,} passage mentions")
+
+
+@kg_app.command("serve")
+def kg_serve(
+    ctx: typer.Context,
+    port: int = typer.Option(7878, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; the default keeps the endpoint local."),
+    allow_update: bool = typer.Option(False, "--allow-update", help="Accept SPARQL Update requests."),
+    timeout: Optional[float] = typer.Option(None, help="Seconds a query may run (default: query_timeout setting)."),
+) -> None:
+    """Serve the graph over the SPARQL 1.1 Protocol at http://HOST:PORT/sparql."""
+    from medkg.kg.server import serve
+
+    state: State = ctx.obj
+    server = serve(state.store(), host, port, allow_update=allow_update,
+                   timeout=timeout or state.settings.query_timeout)
+    mode = "read-write" if allow_update else "read-only"
+    err.print(f"SPARQL endpoint ({mode}) at {server.url}  — Ctrl+C to stop")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@kg_app.command("fetch-wikidata")
+def kg_fetch_wikidata(
+    qids: list[str] = typer.Argument(..., help="Wikidata item ids (Q12204 ...)."),
+    out_path: Path = typer.Option(..., "--out", help="JSONL file to write; load it with `medkg kg load`."),
+    endpoint_url: str = typer.Option("https://query.wikidata.org/sparql", "--wdqs", help="Wikidata SPARQL endpoint."),
+) -> None:
+    """(Online) fetch medical items from the Wikidata Query Service into the JSONL that `kg load` reads."""
+    from medkg.kg.readers.wikidata import fetch_records
+
+    records = fetch_records(qids, endpoint=endpoint_url)
+    with open(out_path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    err.print(f"{len(records)} item(s) written to {out_path}")
+
+
+@app.command("demo")
+def demo(ctx: typer.Context) -> None:
+    """Build the graph from what ships with medkg and answer saved queries in English, Italian and Spanish."""
+    from medkg.demo import run_demo
+
+    state: State = ctx.obj
+    with _LoadProgress(disabled=state.quiet) as listener:
+        run_demo(state.store(), out, quiet=state.quiet, listener=listener)
+
+
+def main() -> None:
+    try:
+        app()
+    except MedkgError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

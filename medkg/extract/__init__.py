@@ -1,0 +1,1 @@
+"""medkg.extract — see DESIGN.md; built by later issues."""

@@ -1,0 +1,166 @@
+"""`medkg kg serve`: the SPARQL 1.1 Protocol over HTTP, on 127.0.0.1 by default.
+
+GET and POST (form-encoded or direct ``application/sparql-query`` bodies) at ``/sparql``; results as SPARQL
+JSON, XML, CSV or TSV by Accept header (graphs as Turtle or N-Triples). Read-only unless started with
+``allow_update``; every query and update has a time limit. The default graph is the union of all sources.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pyoxigraph as ox
+
+from medkg.errors import MedkgError
+from medkg.kg.store import GraphStore, QueryTimeout
+
+log = logging.getLogger("medkg.kg.server")
+
+RESULT_FORMATS = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "application/xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+GRAPH_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+}
+MAX_BODY = 16 * 1024 * 1024
+
+
+def _negotiate(accept: str | None) -> tuple[ox.QueryResultsFormat, ox.RdfFormat]:
+    """Pick the result and graph formats from an Accept header, by q-value then order."""
+    ranked = []
+    for position, part in enumerate((accept or "").split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranked.append((-q, position, media.lower()))
+    ranked.sort()
+    results = next((RESULT_FORMATS[m] for _, _, m in ranked if m in RESULT_FORMATS), ox.QueryResultsFormat.JSON)
+    graph = next((GRAPH_FORMATS[m] for _, _, m in ranked if m in GRAPH_FORMATS), ox.RdfFormat.TURTLE)
+    return results, graph
+
+
+class SparqlServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, store: GraphStore, host: str = "127.0.0.1", port: int = 7878, *,
+                 allow_update: bool = False, timeout: float = 30.0) -> None:
+        self.store = store
+        self.allow_update = allow_update
+        self.query_timeout = timeout
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/sparql"
+
+    def start_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="medkg-sparql", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SparqlServer
+    server_version = "medkg-sparql/0.1"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        log.info("%s %s", self.address_string(), format % args)
+
+    # -- HTTP verbs -----------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        url = urlsplit(self.path)
+        if url.path not in ("/sparql", "/sparql/"):
+            return self._send_text(HTTPStatus.NOT_FOUND, "the SPARQL endpoint is at /sparql\n")
+        params = parse_qs(url.query, keep_blank_values=True)
+        if "update" in params:
+            return self._send_text(HTTPStatus.BAD_REQUEST, "updates must be sent with POST\n")
+        if "query" not in params:
+            return self._send_text(HTTPStatus.OK, "medkg SPARQL 1.1 endpoint: GET or POST ?query=...\n")
+        self._query(params["query"][0])
+
+    def do_POST(self) -> None:  # noqa: N802
+        url = urlsplit(self.path)
+        if url.path not in ("/sparql", "/sparql/"):
+            return self._send_text(HTTPStatus.NOT_FOUND, "the SPARQL endpoint is at /sparql\n")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return self._send_text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large\n")
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type == "application/sparql-query":
+            return self._query(body)
+        if content_type == "application/sparql-update":
+            return self._update(body)
+        if content_type in ("application/x-www-form-urlencoded", ""):
+            params = parse_qs(body, keep_blank_values=True)
+            params.update({k: v for k, v in parse_qs(url.query).items() if k not in params})
+            if "query" in params:
+                return self._query(params["query"][0])
+            if "update" in params:
+                return self._update(params["update"][0])
+            return self._send_text(HTTPStatus.BAD_REQUEST, "missing 'query' or 'update' parameter\n")
+        return self._send_text(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Type {content_type}\n")
+
+    # -- work -----------------------------------------------------------------------------------------------
+
+    def _query(self, sparql: str) -> None:
+        results_format, graph_format = _negotiate(self.headers.get("Accept"))
+        try:
+            body, media_type = self.server.store.query_serialized(
+                sparql, results_format=results_format, graph_format=graph_format, timeout=self.server.query_timeout)
+        except QueryTimeout as err:
+            return self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, f"{err}\n")
+        except MedkgError as err:
+            return self._send_text(HTTPStatus.BAD_REQUEST, f"{err}\n")
+        self._send(HTTPStatus.OK, body, media_type)
+
+    def _update(self, sparql: str) -> None:
+        if not self.server.allow_update:
+            return self._send_text(HTTPStatus.FORBIDDEN,
+                                   "this endpoint is read-only; start it with --allow-update to accept updates\n")
+        try:
+            self.server.store.update(sparql, timeout=self.server.query_timeout)
+        except QueryTimeout as err:
+            return self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, f"{err}\n")
+        except MedkgError as err:
+            return self._send_text(HTTPStatus.BAD_REQUEST, f"{err}\n")
+        self._send(HTTPStatus.NO_CONTENT, b"", None)
+
+    def _send_text(self, status: HTTPStatus, text: str) -> None:
+        self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _send(self, status: HTTPStatus, body: bytes, media_type: str | None) -> None:
+        self.send_response(status)
+        if media_type:
+            self.send_header("Content-Type", media_type if "charset" in media_type or not media_type.startswith(
+                ("text/", "application/sparql-results", "application/json")) else f"{media_type}; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def serve(store: GraphStore, host: str = "127.0.0.1", port: int = 7878, *, allow_update: bool = False,
+          timeout: float = 30.0) -> SparqlServer:
+    """Create the server (bound, not yet serving). Call ``serve_forever()`` or ``start_background()``."""
+    try:
+        return SparqlServer(store, host, port, allow_update=allow_update, timeout=timeout)
+    except OSError as err:
+        raise MedkgError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None

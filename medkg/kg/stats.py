@@ -1,0 +1,68 @@
+"""What is in the graph: triples per named graph with their provenance, concepts, labels per language."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
+
+
+@dataclass
+class GraphStats:
+    graph: str
+    triples: int
+    source: str | None = None
+    reader: str | None = None
+    version: str | None = None
+    licence: str | None = None
+    loaded: str | None = None
+
+
+@dataclass
+class Stats:
+    triples: int
+    concepts: int
+    passages: int
+    articles: int
+    mentions: int
+    matches: int
+    labels_per_language: dict[str, int] = field(default_factory=dict)
+    graphs: list[GraphStats] = field(default_factory=list)
+
+
+def _count(store: GraphStore, pattern: str) -> int:
+    result = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}", timeout=MAINTENANCE_TIMEOUT)
+    return int(result.values("n")[0])
+
+
+def graph_stats(store: GraphStore) -> Stats:
+    per_graph = store.query(
+        "SELECT ?g (COUNT(*) AS ?n) ?source ?reader ?version ?licence ?loaded WHERE { "
+        "  GRAPH ?g { ?s ?p ?o } "
+        "  OPTIONAL { GRAPH medkg:graph\\/meta { ?g medkg:sourceFile ?source ; medkg:reader ?reader ; "
+        "             prov:generatedAtTime ?loaded . "
+        "    OPTIONAL { ?g owl:versionInfo ?version } OPTIONAL { ?g dcterms:license ?licence } } } "
+        "} GROUP BY ?g ?source ?reader ?version ?licence ?loaded ORDER BY ?g", timeout=MAINTENANCE_TIMEOUT)
+    graphs = []
+    for row in per_graph.rows:
+        def value(name: str) -> str | None:
+            return row[name].value if name in row else None
+
+        graphs.append(GraphStats(row["g"].value, int(row["n"].value), value("source"), value("reader"),
+                                 value("version"), value("licence"), value("loaded")))
+    labels = store.query(
+        "SELECT ?lang (COUNT(*) AS ?n) WHERE { "
+        "  VALUES ?p { rdfs:label skos:altLabel skos:prefLabel oboInOwl:hasExactSynonym oboInOwl:hasRelatedSynonym "
+        "              oboInOwl:hasBroadSynonym oboInOwl:hasNarrowSynonym } "
+        "  ?s ?p ?name . BIND(IF(LANG(?name) = '', '(none)', LANG(?name)) AS ?lang) "
+        "} GROUP BY ?lang ORDER BY DESC(?n)", timeout=MAINTENANCE_TIMEOUT)
+    return Stats(
+        triples=sum(g.triples for g in graphs),
+        concepts=_count(store, "SELECT DISTINCT ?c WHERE { { ?c a owl:Class } UNION { ?c a skos:Concept } "
+                               "FILTER(isIRI(?c)) }"),
+        passages=_count(store, "?p a medkg:Passage"),
+        articles=_count(store, "?a a schema:Article"),
+        mentions=_count(store, "?p schema:mentions ?c"),
+        matches=_count(store, "{ ?a skos:exactMatch ?b } UNION { ?a skos:closeMatch ?b }"),
+        labels_per_language={row["lang"].value: int(row["n"].value) for row in labels.rows},
+        graphs=graphs,
+    )

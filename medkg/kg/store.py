@@ -1,0 +1,391 @@
+"""Graph stores: embedded Oxigraph on disk (through rdflib) or any remote SPARQL 1.1 endpoint.
+
+Both speak pyoxigraph terms and quads, so readers, saved queries and the HTTP endpoint are written once.
+Loading a source replaces one named graph as a unit: a failed load leaves the store as it was.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from medkg.errors import MedkgError
+from medkg.kg.namespaces import MEDKG, PREFIXES
+
+ResultFormat = ox.QueryResultsFormat
+# Loads and graph swaps are not user queries: they get an hour, not the query timeout.
+MAINTENANCE_TIMEOUT = 3600.0
+
+
+@dataclass
+class QueryResult:
+    """A materialised SPARQL result: rows of a SELECT, the answer of an ASK, or the triples of a CONSTRUCT."""
+
+    kind: str  # "select" | "ask" | "graph"
+    variables: list[str] = field(default_factory=list)
+    rows: list[dict[str, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple]] = field(default_factory=list)
+    boolean: bool | None = None
+    triples: list[ox.Triple] = field(default_factory=list)
+
+    def values(self, variable: str) -> list[str]:
+        """The plain values of one column (IRIs as strings, literals as their lexical form)."""
+        return [row[variable].value for row in self.rows if variable in row]
+
+
+def _query_kind(sparql: str) -> str:
+    body = re.sub(r"#[^\n]*", " ", sparql)
+    body = re.sub(r"(?is)^\s*((BASE\s*<[^>]*>|PREFIX\s+[\w.-]*:\s*<[^>]*>)\s*)*", "", body)
+    head = body.lstrip()[:9].upper()
+    if head.startswith("ASK"):
+        return "ask"
+    if head.startswith(("CONSTRUCT", "DESCRIBE")):
+        return "graph"
+    return "select"
+
+
+def bind_as_values(sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal]) -> str:
+    """Bind variables with a VALUES block opening the WHERE clause; terms are serialised by pyoxigraph.
+
+    Each value is written as an RDF term (escaped N-Triples syntax), never pasted as query text, so a label
+    such as ``"} ; DROP ALL #`` stays one string literal. The block goes inside the WHERE pattern (not after
+    the query) so it constrains the pattern before any aggregation or projection.
+    """
+    if not bindings:
+        return sparql
+    opening = re.search(r"(?i)\bWHERE\s*\{", sparql) or re.search(r"\{", sparql)
+    if opening is None:
+        raise MedkgError("cannot bind parameters: the query has no WHERE pattern")
+    names = " ".join(f"?{name}" for name in bindings)
+    terms = " ".join(str(value) for value in bindings.values())
+    at = opening.end()
+    return f"{sparql[:at]} VALUES ({names}) {{ ({terms}) }} {sparql[at:]}"
+
+
+def _check_bindings(bindings: dict[str, object] | None) -> dict[str, ox.NamedNode | ox.Literal]:
+    checked = {}
+    for name, value in (bindings or {}).items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise MedkgError(f"invalid SPARQL variable name {name!r}")
+        if not isinstance(value, (ox.NamedNode, ox.Literal)):
+            raise MedkgError(f"binding for ?{name} must be an IRI or a literal, not {type(value).__name__}")
+        checked[name] = value
+    return checked
+
+
+class GraphStore(ABC):
+    """What medkg needs of an RDF store; one implementation per back-end."""
+
+    query_timeout: float
+
+    @abstractmethod
+    def query(self, sparql: str, *, bindings: dict[str, object] | None = None,
+              timeout: float | None = None) -> QueryResult: ...
+
+    @abstractmethod
+    def query_serialized(self, sparql: str, *, results_format: ResultFormat, graph_format: ox.RdfFormat,
+                         bindings: dict[str, object] | None = None, timeout: float | None = None
+                         ) -> tuple[bytes, str]:
+        """Run a query and return (body, media type), as the SPARQL protocol answers it."""
+
+    @abstractmethod
+    def update(self, sparql: str, *, timeout: float | None = None) -> None: ...
+
+    @abstractmethod
+    def named_graphs(self) -> list[str]: ...
+
+    @abstractmethod
+    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
+        """Add quads without a transaction (fast path for loading a fresh graph)."""
+
+    @abstractmethod
+    def load_rdf_file(self, path: Path, rdf_format: ox.RdfFormat, graph: ox.NamedNode) -> None:
+        """Bulk-load an RDF file into one graph; raise MedkgError with the line on a syntax error."""
+
+    def close(self) -> None:  # pragma: no cover - trivial default
+        pass
+
+    # -- shared logic -------------------------------------------------------------------------------------
+
+    def has_graph(self, graph: ox.NamedNode) -> bool:
+        return graph.value in set(self.named_graphs())
+
+    def drop_graph(self, graph: ox.NamedNode) -> None:
+        self.update(f"DROP SILENT GRAPH <{graph.value}>", timeout=MAINTENANCE_TIMEOUT)
+
+    def replace_graph(self, graph: ox.NamedNode, fill: Callable[[ox.NamedNode], None]) -> None:
+        """Make `graph` hold exactly what `fill(target)` writes, or leave the store unchanged if it fails.
+
+        A new graph is filled in place and dropped on failure. An existing graph is filled under a staging
+        name first and swapped in with SPARQL MOVE only once the source has been read completely.
+        """
+        existed = self.has_graph(graph)
+        target = ox.NamedNode(graph.value + "/.staging") if existed else graph
+        try:
+            fill(target)
+        except BaseException:
+            self.drop_graph(target)
+            raise
+        if existed:
+            self.update(f"DROP SILENT GRAPH <{graph.value}> ; MOVE SILENT <{target.value}> TO <{graph.value}>",
+                        timeout=MAINTENANCE_TIMEOUT)
+
+
+class OxigraphStore(GraphStore):
+    """The embedded default: a pyoxigraph store on disk, opened through rdflib's Oxigraph plugin.
+
+    ``.rdflib`` is a full rdflib Dataset over the same data; hot paths (bulk loads, queries) go to the
+    pyoxigraph store underneath, which is what oxrdflib itself does.
+    """
+
+    def __init__(self, path: Path | None, *, query_timeout: float = 30.0) -> None:
+        from oxrdflib import OxigraphStore as RdflibOxigraphStore
+        from rdflib import Dataset
+
+        self.path = path
+        self.query_timeout = query_timeout
+        try:
+            if path is None:
+                self.ox = ox.Store()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self.ox = ox.Store(str(path))
+        except OSError as err:
+            if "lock" in str(err).lower():
+                raise MedkgError("the graph store is in use by another process (is `medkg kg serve` running? "
+                                 "query it with --endpoint http://127.0.0.1:PORT/sparql)", path=path) from None
+            raise MedkgError(f"cannot open the graph store: {err}", path=path) from None
+        self.rdflib = Dataset(store=RdflibOxigraphStore(store=self.ox))
+        for prefix, iri in PREFIXES.items():
+            self.rdflib.bind(prefix, iri, override=True)
+
+    # Queries run on a worker thread (pyoxigraph releases the GIL) so a deadline can be enforced; the
+    # evaluation itself cannot be cancelled and finishes in the background.
+    def _with_deadline(self, work: Callable[[], object], timeout: float | None) -> object:
+        limit = timeout if timeout is not None else self.query_timeout
+        outcome: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as err:  # noqa: BLE001 - re-raised on the caller's thread
+                outcome["error"] = err
+
+        worker = threading.Thread(target=run, name="medkg-query", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            raise QueryTimeout(f"query timed out after {limit:g} s")
+        if "error" in outcome:
+            raise _translate(outcome["error"])  # type: ignore[arg-type]
+        return outcome["value"]
+
+    def _run(self, sparql: str, bindings: dict[str, object] | None):
+        sparql = bind_as_values(sparql, _check_bindings(bindings))
+        # Sources live in named graphs; queries see their union as the default graph.
+        return self.ox.query(sparql, prefixes=PREFIXES, use_default_graph_as_union=True)
+
+    def query(self, sparql: str, *, bindings: dict[str, object] | None = None,
+              timeout: float | None = None) -> QueryResult:
+        def work() -> QueryResult:
+            result = self._run(sparql, bindings)
+            return _materialise(result)
+
+        return self._with_deadline(work, timeout)  # type: ignore[return-value]
+
+    def query_serialized(self, sparql: str, *, results_format: ResultFormat, graph_format: ox.RdfFormat,
+                         bindings: dict[str, object] | None = None, timeout: float | None = None
+                         ) -> tuple[bytes, str]:
+        def work() -> tuple[bytes, str]:
+            result = self._run(sparql, bindings)
+            if isinstance(result, ox.QueryTriples):
+                return ox.serialize(result, format=graph_format), graph_format.media_type
+            return result.serialize(format=results_format), results_format.media_type
+
+        return self._with_deadline(work, timeout)  # type: ignore[return-value]
+
+    def update(self, sparql: str, *, timeout: float | None = None) -> None:
+        self._with_deadline(lambda: self.ox.update(sparql, prefixes=PREFIXES), timeout)
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self.ox.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
+        self.ox.bulk_extend(quads)
+
+    def load_rdf_file(self, path: Path, rdf_format: ox.RdfFormat, graph: ox.NamedNode) -> None:
+        try:
+            self.ox.bulk_load(path=str(path), format=rdf_format, to_graph=graph)
+        except SyntaxError as err:
+            raise MedkgError(f"invalid {rdf_format.name}: {_syntax_message(err)}", path=path,
+                             line=err.lineno, column=err.offset) from None
+
+    def close(self) -> None:
+        self.ox.flush()
+
+
+class SparqlEndpointStore(GraphStore):
+    """Any SPARQL 1.1 store (GraphDB, Fuseki, QLever, Virtuoso, `medkg kg serve`) through SPARQLWrapper."""
+
+    chunk_size = 2000
+
+    def __init__(self, endpoint: str, *, update_endpoint: str | None = None, query_timeout: float = 30.0) -> None:
+        self.endpoint = endpoint
+        self.update_endpoint = update_endpoint or endpoint
+        self.query_timeout = query_timeout
+
+    def _wrapper(self, url: str, timeout: float | None):
+        from SPARQLWrapper import SPARQLWrapper
+
+        client = SPARQLWrapper(url, agent="medkg")
+        client.setTimeout(int(max(1, round(timeout if timeout is not None else self.query_timeout))))
+        return client
+
+    def _request(self, sparql: str, accept: str, timeout: float | None) -> tuple[bytes, str]:
+        from SPARQLWrapper import POST
+
+        client = self._wrapper(self.endpoint, timeout)
+        client.setMethod(POST)
+        client.setRequestMethod("postdirectly")
+        client.setQuery(sparql)
+        client.addCustomHttpHeader("Accept", accept)
+        try:
+            response = client.query().response
+            body = response.read()
+            media_type = response.headers.get("Content-Type", accept).split(";")[0].strip()
+        except Exception as err:  # noqa: BLE001 - SPARQLWrapper raises many unrelated types
+            raise _remote_error(err, self.endpoint) from None
+        return body, media_type
+
+    def query(self, sparql: str, *, bindings: dict[str, object] | None = None,
+              timeout: float | None = None) -> QueryResult:
+        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings)))
+        if _query_kind(sparql) == "graph":
+            body, media_type = self._request(sparql, "application/n-triples", timeout)
+            triples = [q.triple for q in ox.parse(body, format=ox.RdfFormat.from_media_type(media_type)
+                                                  or ox.RdfFormat.N_TRIPLES)]
+            return QueryResult(kind="graph", triples=triples)
+        body, _ = self._request(sparql, ResultFormat.JSON.media_type, timeout)
+        return _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
+
+    def query_serialized(self, sparql: str, *, results_format: ResultFormat, graph_format: ox.RdfFormat,
+                         bindings: dict[str, object] | None = None, timeout: float | None = None
+                         ) -> tuple[bytes, str]:
+        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings)))
+        accept = graph_format.media_type if _query_kind(sparql) == "graph" else results_format.media_type
+        return self._request(sparql, accept, timeout)
+
+    def update(self, sparql: str, *, timeout: float | None = None) -> None:
+        from SPARQLWrapper import POST
+
+        client = self._wrapper(self.update_endpoint, timeout)
+        client.setMethod(POST)
+        client.setRequestMethod("postdirectly")
+        client.setQuery(_with_prologue(sparql))
+        try:
+            client.query().response.read()
+        except Exception as err:  # noqa: BLE001
+            raise _remote_error(err, self.update_endpoint) from None
+
+    def named_graphs(self) -> list[str]:
+        result = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")
+        return sorted(result.values("g"))
+
+    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
+        # Blank nodes are skolemised (RDF 1.1 §3.5) so one node keeps its identity across request chunks.
+        iterator = iter(quads)
+        while chunk := list(islice(iterator, self.chunk_size)):
+            by_graph: dict[str, list[str]] = {}
+            for quad in chunk:
+                if not isinstance(quad.graph_name, ox.NamedNode):
+                    raise MedkgError("remote loads need every quad in a named graph")
+                triple = " ".join(str(_skolemise(t)) for t in (quad.subject, quad.predicate, quad.object))
+                by_graph.setdefault(quad.graph_name.value, []).append(triple + " .")
+            body = " ".join(f"GRAPH <{g}> {{ {' '.join(ts)} }}" for g, ts in by_graph.items())
+            self.update(f"INSERT DATA {{ {body} }}")
+
+    def load_rdf_file(self, path: Path, rdf_format: ox.RdfFormat, graph: ox.NamedNode) -> None:
+        self.add_quads(ox.Quad(q.subject, q.predicate, q.object, graph) for q in parse_rdf_file(path, rdf_format))
+
+
+class QueryTimeout(MedkgError):
+    """The query ran past its time limit."""
+
+
+def parse_rdf_file(path: Path, rdf_format: ox.RdfFormat) -> Iterator[ox.Quad]:
+    try:
+        yield from ox.parse(path=str(path), format=rdf_format)
+    except SyntaxError as err:
+        raise MedkgError(f"invalid {rdf_format.name}: {_syntax_message(err)}", path=path,
+                         line=err.lineno, column=err.offset) from None
+
+
+def _syntax_message(err: SyntaxError) -> str:
+    return str(err.msg if err.msg else err)
+
+
+def _skolemise(node):
+    if isinstance(node, ox.BlankNode):
+        return ox.NamedNode(f"{MEDKG}.well-known/genid/{node.value}")
+    return node
+
+
+def _with_prologue(sparql: str) -> str:
+    """Remote stores do not know medkg's prefixes: declare the ones the query uses and does not declare."""
+    declared = set(re.findall(r"(?i)PREFIX\s+([\w.-]*):", sparql))
+    needed = [p for p in PREFIXES if p not in declared and re.search(rf"(?<![\w<]){re.escape(p)}:", sparql)]
+    return "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in needed) + sparql
+
+
+def _materialise(result) -> QueryResult:
+    if isinstance(result, ox.QueryBoolean):
+        return QueryResult(kind="ask", boolean=bool(result))
+    if isinstance(result, ox.QueryTriples):
+        return QueryResult(kind="graph", triples=list(result))
+    variables = [v.value for v in result.variables]
+    rows = []
+    for solution in result:
+        row = {}
+        for name in variables:
+            value = solution[name]
+            if value is not None:
+                row[name] = value
+        rows.append(row)
+    return QueryResult(kind="select", variables=variables, rows=rows)
+
+
+def _translate(err: BaseException) -> BaseException:
+    if isinstance(err, MedkgError):
+        return err
+    if isinstance(err, SyntaxError):
+        return MedkgError(f"invalid SPARQL: {_syntax_message(err)}")
+    if isinstance(err, (RuntimeError, OSError, ValueError)):
+        return MedkgError(f"SPARQL evaluation failed: {err}")
+    return err
+
+
+def _remote_error(err: Exception, url: str) -> MedkgError:
+    name = type(err).__name__
+    text = str(err).strip().replace("\n", " ")
+    if "timed out" in text.lower() or name in {"TimeoutError", "timeout"}:
+        return QueryTimeout(f"the endpoint did not answer in time ({text})", path=url)
+    if name == "QueryBadFormed":
+        return MedkgError(f"invalid SPARQL: {text}", path=url)
+    if name == "Unauthorized" or "403" in text:
+        return MedkgError(f"the endpoint refused the request: {text}", path=url)
+    if name == "URLError" or isinstance(err, OSError):
+        return MedkgError(f"cannot reach the SPARQL endpoint: {text}", path=url)
+    return MedkgError(f"the SPARQL endpoint failed: {name}: {text}", path=url)
+
+
+def open_store(settings) -> GraphStore:
+    """The store the settings name: a remote endpoint if configured, else the embedded one in the workspace."""
+    if settings.endpoint:
+        return SparqlEndpointStore(settings.endpoint, update_endpoint=settings.update_endpoint,
+                                   query_timeout=settings.query_timeout)
+    return OxigraphStore(settings.store_path, query_timeout=settings.query_timeout)

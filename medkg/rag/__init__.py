@@ -1,0 +1,1 @@
+"""medkg.rag — see DESIGN.md; built by later issues."""

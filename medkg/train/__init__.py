@@ -1,0 +1,1 @@
+"""medkg.train — see DESIGN.md; built by later issues."""

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from medkg.kg.store import OxigraphStore
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+SHARED_DATA = Path(os.environ.get("MEDKG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(relative: str) -> Path:
+    """A path under ../shared/data, or skip the test naming what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data/{relative} (not present in this checkout)")
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = OxigraphStore(tmp_path / "store", query_timeout=30)
+    yield s
+    s.close()
+
+
+def dump(store) -> set[str]:
+    """Every quad of the store as text, to compare whole states."""
+    return {str(q) for q in store.ox}
