@@ -35,6 +35,11 @@ class State:
         self.quiet = quiet
         self._store = None
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
     def store(self):
         if self._store is None:
             from medkg.kg.store import open_store
@@ -53,6 +58,7 @@ def _options(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or chatter."),
 ) -> None:
     ctx.obj = State(load_settings(config, home=home, endpoint=endpoint, update_endpoint=update_endpoint), quiet)
+    ctx.call_on_close(ctx.obj.close)
 
 
 FORMAT_HELP = "table, csv, tsv, json or xml"

