@@ -237,10 +237,13 @@ def kg_stats(ctx: typer.Context, fmt: str = typer.Option("table", "--format", he
     for lang, count in stats.labels_per_language.items():
         summary.add_row(f"labels @{lang}", f"{count:,}")
     out.print(summary)
-    graphs = Table("named graph", "triples", "source", "version", "licence", "loaded", header_style="bold")
+    graphs = Table(header_style="bold")
+    for column in ("named graph", "triples", "labels per language", "source", "version", "licence", "loaded"):
+        graphs.add_column(column, overflow="fold")
     for g in stats.graphs:
-        graphs.add_row(compact_iri(g.graph), f"{g.triples:,}", g.source or "", g.version or "", g.licence or "",
-                       g.loaded or "")
+        labels = " ".join(f"{lang} {n:,}" for lang, n in g.labels_per_language.items())
+        graphs.add_row(compact_iri(g.graph), f"{g.triples:,}", labels, g.source or "", g.version or "",
+                       g.licence or "", g.loaded or "")
     out.print(graphs)
 
 

@@ -40,6 +40,8 @@ QUESTIONS = (
                  {"concept": "HP:0001945"}, ("lang", "via", "name", "status")),
     DemoQuestion("ICD-10-CM B54 — which concepts carry this code?", "by-xref",
                  {"xref": "ICD10CM:B54"}, ("concept", "label_en")),
+    DemoQuestion("    ... malaria's matches: Wikidata by UMLS/MeSH, WHO ICD-10 by code", "equivalents",
+                 {"concept": "DOID:12365"}, ("match", "relation", "label_en", "evidence")),
     DemoQuestion("UMLS C0025007 — which concepts carry this CUI?", "by-xref",
                  {"xref": "UMLS:C0025007"}, ("concept", "label_en")),
     DemoQuestion("Parents of measles (DOID:8622)", "ancestors", {"concept": "DOID:8622"},

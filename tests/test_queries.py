@@ -41,8 +41,10 @@ def test_hierarchy(demo_store):
 
 def test_cross_source_matches_carry_their_evidence(demo_store):
     rows = run_saved(demo_store, "equivalents", concept="wd:Q12204").rows
-    assert [(r["match"].value.rsplit("/", 1)[-1], r["evidence"].value) for r in rows] == [
-        ("DOID_399", "MESH:D014376")]
+    found = {(r["match"].value.rsplit("/", 1)[-1], r["relation"].value.rsplit("#", 1)[-1], r["evidence"].value)
+             for r in rows}
+    # DOID by a shared MeSH id; WHO ICD-10's tuberculosis block by its code range.
+    assert found == {("DOID_399", "exactMatch", "MESH:D014376"), ("A15-A19", "closeMatch", "ICD10:A15-A19")}
 
 
 def test_passages_reach_a_concept_through_its_descendants_and_matches(demo_store):

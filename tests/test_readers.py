@@ -167,3 +167,18 @@ def test_unknown_extension_and_quad_formats_are_refused(store, tmp_path):
         path.write_text("x")
         with pytest.raises(MedkgError, match=message):
             load_source(store, Source(path))
+
+
+def test_who_icd10_xml_hierarchy_and_code_xrefs(store, tmp_path):
+    report = load_source(store, Source(DATA / "mini_icd10.xml"))
+    assert report.reader == "icd10-who-xml"
+    b54 = NamedNode(ns.ICD10 + "B54")
+    assert objects(store, b54, ns.RDFS_LABEL) == {Literal("Unspecified malaria", language="en")}
+    assert objects(store, b54, ns.HAS_DB_XREF) == {Literal("ICD10:B54")}
+    ancestors = run_saved(store, "ancestors", concept="icd10:B54").rows
+    assert [r["ancestor"].value.rsplit("/", 1)[-1] for r in ancestors] == ["B50-B64", "chapter-I"]
+    broken = tmp_path / "icd.xml"
+    broken.write_text((DATA / "mini_icd10.xml").read_text().replace("</description>\n\t\t\t</item>", "</item>", 1))
+    with pytest.raises(MedkgError, match="invalid ICD-10 XML") as caught:
+        load_source(store, Source(broken))
+    assert caught.value.line is not None

@@ -22,6 +22,8 @@ def test_all_doid_slims_and_hpo_with_translations(store):
     stats = graph_stats(store)
     assert stats.labels_per_language["it"] > 3000 and stats.labels_per_language["es"] > 19000
     assert stats.concepts > 20000
+    [spanish] = [g for g in stats.graphs if g.source == "hp-es.babelon.tsv"]
+    assert set(spanish.labels_per_language) == {"es"} and spanish.labels_per_language["es"] > 19000
     labels = {(r["lang"].value, r["status"].value) for r in run_saved(store, "labels", concept="HP:0001250").rows
               if "status" in r}
     assert ("es", "OFFICIAL") in labels

@@ -56,7 +56,7 @@ def link_shared_xrefs(store: GraphStore) -> int:
     result = store.query(
         "SELECT DISTINCT ?c ?x ?g WHERE { GRAPH ?g { ?c oboInOwl:hasDbXref ?x } "
         "FILTER(?g NOT IN (?links, ?mentions)) "
-        "FILTER NOT EXISTS { ?c owl:deprecated true } }",
+        "MINUS { ?c owl:deprecated true } }",
         bindings={"links": ns.LINKS_GRAPH, "mentions": ns.MENTIONS_GRAPH}, timeout=MAINTENANCE_TIMEOUT)
     groups: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     for row in result.rows:
@@ -106,10 +106,11 @@ def _term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
         "  VALUES ?via { rdfs:label skos:altLabel oboInOwl:hasExactSynonym } "
         "  ?c ?via ?name . "
         "  FILTER(LANG(?name) != '' && STRLEN(?name) >= ?min) "
-        "  FILTER NOT EXISTS { ?c owl:deprecated true } "
-        "  FILTER NOT EXISTS { ?c a schema:Article } "
+        # MINUS, not FILTER NOT EXISTS: the same here, and far cheaper in Oxigraph.
+        "  MINUS { ?c owl:deprecated true } "
+        "  MINUS { ?c a schema:Article } "
         # Ontology roots ("All", "disease") name everything and so nothing.
-        "  FILTER NOT EXISTS { ?c a owl:Class . FILTER NOT EXISTS { ?c rdfs:subClassOf ?up } } "
+        "  MINUS { ?c a owl:Class MINUS { ?c rdfs:subClassOf ?up } } "
         "}", bindings={"min": Literal(MIN_TERM_LENGTH)}, timeout=MAINTENANCE_TIMEOUT)
     # language -> lower-cased name -> original spelling -> strength -> concepts
     names: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(set))))

