@@ -115,9 +115,11 @@ def expand(paths: Iterable[Path]) -> list[Source]:
             sources.append(Source(path.resolve(), _catalog_meta(path)))
         else:
             raise MedkgError("no such file or folder", path=path)
-    seen: set[Path] = set()
-    unique = [s for s in sources if not (s.path in seen or seen.add(s.path))]
-    return sorted(unique, key=lambda s: reader_for(s.path, s.meta.reader).order)
+    unique: dict[Path, Source] = {}
+    for source in sources:
+        unique.setdefault(source.path, source)  # a file named twice loads once, as first named
+    # Concepts before what refers to them; stable, so the order given is kept within a kind.
+    return sorted(unique.values(), key=lambda s: reader_for(s.path, s.meta.reader).order)
 
 
 def _loadable(path: Path) -> bool:
@@ -187,8 +189,8 @@ def load_source(store: GraphStore, source: Source, *, progress: ProgressHook | N
 
     store.replace_graph(graph, fill)
     triples = count_triples(store, graph)
-    if progress:
-        progress(max(0, (counter[0] or triples) - counter[0] // 5000 * 5000))
+    if progress:  # the remainder below the last 5,000-quad tick; RDF files report their count at once
+        progress(counter[0] % 5000 if counter[0] else triples)
     _record_provenance(store, graph, source, reader, fingerprint, triples)
     return LoadReport(source.path, graph.value, reader.name, "replaced" if existed else "loaded", triples,
                       time.perf_counter() - started)

@@ -128,6 +128,8 @@ class GraphStore(ABC):
         """
         existed = self.has_graph(graph)
         target = ox.NamedNode(graph.value + "/.staging") if existed else graph
+        if existed:
+            self.drop_graph(target)  # what an interrupted earlier load may have left
         try:
             fill(target)
         except BaseException:
