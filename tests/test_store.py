@@ -82,3 +82,16 @@ def test_bindings_must_be_terms(store):
         store.query("SELECT ?x WHERE { ?x ?p ?o }", bindings={"o": "plain string"})
     with pytest.raises(MedkgError, match="variable name"):
         store.query("SELECT ?x WHERE { ?x ?p ?o }", bindings={"o} . DROP": Literal("x")})
+
+
+def test_the_same_store_through_rdflib(store):
+    """Users who live in rdflib get a Dataset over the very same Oxigraph store."""
+    from rdflib import Literal as RdflibLiteral
+    from rdflib import URIRef
+
+    load_source(store, Source(DATA / "mini.obo"))
+    dataset = store.rdflib
+    labels = set(dataset.objects(URIRef(ns.OBO + "DOID_399"), URIRef(ns.RDFS + "label")))
+    assert labels == {RdflibLiteral("tuberculosis", lang="en")}
+    rows = list(dataset.query("SELECT ?c WHERE { GRAPH ?g { ?c oboInOwl:hasDbXref 'UMLS:C0041296' } }"))
+    assert [str(row.c) for row in rows] == [ns.OBO + "DOID_399"]

@@ -170,7 +170,8 @@ class OxigraphStore(GraphStore):
             from oxrdflib import OxigraphStore as RdflibOxigraphStore
             from rdflib import Dataset
 
-            self._rdflib = Dataset(store=RdflibOxigraphStore(store=self.ox))
+            # default_union: like medkg's SPARQL, rdflib sees the union of the source graphs by default.
+            self._rdflib = Dataset(store=RdflibOxigraphStore(store=self.ox), default_union=True)
             for prefix, iri in PREFIXES.items():
                 self._rdflib.bind(prefix, iri, override=True)
         return self._rdflib
