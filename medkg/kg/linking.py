@@ -99,7 +99,7 @@ _WORD = re.compile(r"\w", re.UNICODE)
 _NAME_STRENGTH = {ns.RDFS_LABEL.value: 0, ns.HAS_EXACT_SYNONYM.value: 1, ns.SKOS_ALT_LABEL.value: 2}
 
 
-def _term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
+def term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
     """One automaton per language over lower-cased names; values list (original term, concept IRIs)."""
     result = store.query(
         "SELECT DISTINCT ?c ?name ?via WHERE { "
@@ -161,7 +161,7 @@ def find_mentions(text: str, automaton: ahocorasick.Automaton) -> list[tuple[int
 
 
 def link_mentions(store: GraphStore) -> int:
-    automata = _term_automata(store)
+    automata = term_automata(store)
     passages = store.query("SELECT ?p ?text WHERE { ?p a medkg:Passage ; schema:text ?text }",
                            timeout=MAINTENANCE_TIMEOUT)
     pairs: set[tuple[str, str]] = set()

@@ -1,0 +1,76 @@
+"""Typed records that flow through retrieval: passages, graph facts, and the fused evidence set."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage of the graph, as the indexes hold it. `iri` is the stable id everything cites."""
+
+    iri: str
+    text: str
+    lang: str
+    article: str | None = None  # the article IRI (its Wikipedia URL)
+    title: str | None = None
+    begin: int | None = None  # character offsets into the article text
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result of one retriever (text, dense or graph)."""
+
+    passage: Passage
+    score: float
+    rank: int
+    retriever: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A statement from the graph about a concept the question mentions, with the IRIs that back it."""
+
+    subject: str
+    predicate: str
+    object: str  # an IRI or a literal's lexical form
+    text: str  # a one-line human rendering: "tuberculosis — subclass of — bacterial infectious disease"
+    object_is_iri: bool = True
+
+
+@dataclass(frozen=True)
+class ConceptMention:
+    concept: str
+    surface: str
+    start: int
+    end: int
+
+
+@dataclass
+class EvidencePassage:
+    id: str  # P1, P2, ...
+    passage: Passage
+    score: float
+    retrievers: dict[str, int] = field(default_factory=dict)  # retriever -> rank it gave
+
+    @property
+    def url(self) -> str | None:
+        return self.passage.article
+
+
+@dataclass
+class EvidenceFact:
+    id: str  # T1, T2, ...
+    fact: Fact
+
+
+@dataclass
+class Evidence:
+    """What grounds an answer: fused passages [P1…] and graph facts [T1…], each citable by id and IRI."""
+
+    question: str
+    lang: str
+    mode: str
+    concepts: list[ConceptMention] = field(default_factory=list)
+    passages: list[EvidencePassage] = field(default_factory=list)
+    facts: list[EvidenceFact] = field(default_factory=list)
