@@ -149,3 +149,35 @@ def test_search_cli_json(demo_store, tmp_path, passages):
     assert evidence["lang"] == "it" and len(evidence["passages"]) == 2
     assert evidence["passages"][0]["passage"]["iri"].startswith(MEASLES_PREFIX)
     assert evidence["facts"][0]["id"] == "T1"
+
+
+class _LengthEncoder:
+    """A deterministic stand-in for the embedding model (an external component), to test index storage."""
+
+    name = "length-encoder"
+
+    def encode_passages(self, texts):
+        import numpy as np
+
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    def encode_queries(self, texts):
+        import numpy as np
+
+        return np.array([[1.0, 0.0]] * len(texts), dtype=np.float32)
+
+
+def test_dense_segments_tombstones_and_model_check(tmp_path):
+    index = DenseIndex(tmp_path / "d", _LengthEncoder())
+    passages = [Passage(f"urn:{i}", "x" * i, "en") for i in range(1, 6)]
+    assert sync(index, passages, batch=2).added == 5
+    changed = [Passage("urn:3", "y" * 30, "en"), *passages[:2], *passages[3:]]
+    assert sync(index, changed, batch=2).updated == 1
+    reopened = DenseIndex(tmp_path / "d", _LengthEncoder())
+    assert sorted(p.iri for p in reopened._passages) == [f"urn:{i}" for i in range(1, 6)]
+    assert [h.passage.iri for h in reopened.search("q", k=2)] == ["urn:3", "urn:5"]
+    # A half-written segment (no vectors yet) is not part of the index.
+    (tmp_path / "d" / "segment-999999.jsonl").write_text('{"iri": "urn:ghost", "text": "", "lang": "en"}\n')
+    assert len(DenseIndex(tmp_path / "d", _LengthEncoder())) == 5
+    with pytest.raises(MedkgError, match="built with length-encoder"):
+        DenseIndex(tmp_path / "d")

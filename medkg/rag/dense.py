@@ -131,7 +131,17 @@ class DenseIndex:
             (self.path / "tombstones.json.tmp").write_text(json.dumps(sorted(dead)))
             os.replace(self.path / "tombstones.json.tmp", self.path / "tombstones.json")
         os.replace(f"{stem}.npy.tmp", f"{stem}.npy")  # last: a segment counts once its vectors are in place
-        self._load()
+        self._append(vectors, passages, stem.name, replace)
+
+    def _append(self, vectors: np.ndarray, passages: list[Passage], segment: str, replace: set[str]) -> None:
+        """Keep memory in step with what was just written, without re-reading every segment."""
+        keep = [i for i, p in enumerate(self._passages) if p.iri not in replace]
+        if replace:
+            self._dead |= {self._slots[i] for i in range(len(self._passages)) if i not in set(keep)}
+        old = self._vectors[keep] if len(self._passages) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        self._vectors = np.vstack([old, vectors.astype(np.float32)])
+        self._passages = [self._passages[i] for i in keep] + list(passages)
+        self._slots = [self._slots[i] for i in keep] + [f"{segment}:{i}" for i in range(len(passages))]
 
     # -- search ---------------------------------------------------------------------------------------------
 
