@@ -18,10 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from elasticsearch import ApiError, BadRequestError, ConnectionTimeout, Elasticsearch, TransportError, helpers
 
 from medkg.errors import MedkgError
-from medkg.rag.corpus import passage_digest
 from medkg.rag.records import Hit, Passage
-from medkg.rag.tantivy_index import OTHER, TEXT_FIELDS
-from medkg.rag.text_index import ANALYZED_LANGUAGES
+from medkg.rag.text_index import ANALYZED_LANGUAGES, TEXT_FIELDS, passage_fields
 
 CHUNK_SIZE = 500  # passages per bulk request
 BULK_RETRIES = 8  # retries of items the server rejects with 429 (too busy), backing off 2s, 4s, … up to 60s
@@ -135,15 +133,7 @@ class ElasticsearchIndex:
 
     def _actions(self, passages: Iterable[Passage]) -> Iterator[dict[str, Any]]:
         for passage in passages:
-            field = TEXT_FIELDS.get(passage.lang, TEXT_FIELDS[OTHER])
-            source: dict[str, Any] = {"iri": passage.iri, "digest": passage_digest(passage), "lang": passage.lang,
-                                      "text": passage.text, field: passage.text}
-            if passage.article:
-                source["article"] = passage.article
-            if passage.title:
-                source["title"] = passage.title
-            if passage.begin is not None and passage.end is not None:
-                source["begin"], source["end"] = passage.begin, passage.end
+            source = passage_fields(passage)
             yield {"_op_type": "index", "_index": self.index_name, "_id": _doc_id(passage.iri), "_source": source}
 
     def search(self, query: str, *, k: int = 10, lang: str | None = None) -> list[Hit]:

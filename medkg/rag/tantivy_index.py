@@ -11,12 +11,8 @@ from pathlib import Path
 import tantivy
 
 from medkg.errors import MedkgError
-from medkg.rag.corpus import passage_digest
 from medkg.rag.records import Hit, Passage
-from medkg.rag.text_index import ANALYZED_LANGUAGES
-
-OTHER = "other"
-TEXT_FIELDS = {lang: f"text_{lang}" for lang in [*ANALYZED_LANGUAGES, OTHER]}
+from medkg.rag.text_index import ANALYZED_LANGUAGES, TEXT_FIELDS, passage_fields
 WRITER_HEAP = 128_000_000
 
 
@@ -79,16 +75,7 @@ class TantivyIndex:
             for iri in replace:
                 writer.delete_documents_by_term("iri", iri)
             for passage in passages:
-                field = TEXT_FIELDS.get(passage.lang, TEXT_FIELDS[OTHER])
-                values = {"iri": passage.iri, "digest": passage_digest(passage), "lang": passage.lang,
-                          "text": passage.text, field: passage.text}
-                if passage.article:
-                    values["article"] = passage.article
-                if passage.title:
-                    values["title"] = passage.title
-                if passage.begin is not None and passage.end is not None:
-                    values["begin"], values["end"] = passage.begin, passage.end
-                writer.add_document(tantivy.Document(**values))
+                writer.add_document(tantivy.Document(**passage_fields(passage)))
             writer.commit()
         except BaseException:
             writer.rollback()

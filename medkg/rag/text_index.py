@@ -15,6 +15,23 @@ from medkg.rag.records import Hit, Passage
 
 # Languages with their own analyzer (stemming + stop words); others use a plain lower-casing analyzer.
 ANALYZED_LANGUAGES = {"en": "english", "it": "italian", "es": "spanish"}
+OTHER = "other"
+# The indexed text field of each language; every back-end uses these names.
+TEXT_FIELDS = {lang: f"text_{lang}" for lang in [*ANALYZED_LANGUAGES, OTHER]}
+
+
+def passage_fields(passage: Passage) -> dict[str, object]:
+    """The stored and indexed fields of one passage, the same in every back-end: its text goes to the
+    field of its language."""
+    fields: dict[str, object] = {"iri": passage.iri, "digest": passage_digest(passage), "lang": passage.lang,
+                                 "text": passage.text, TEXT_FIELDS.get(passage.lang, TEXT_FIELDS[OTHER]): passage.text}
+    if passage.article:
+        fields["article"] = passage.article
+    if passage.title:
+        fields["title"] = passage.title
+    if passage.begin is not None and passage.end is not None:
+        fields["begin"], fields["end"] = passage.begin, passage.end
+    return fields
 
 
 class TextIndex(Protocol):
