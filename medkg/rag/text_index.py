@@ -86,4 +86,7 @@ def sync(index: TextIndex, passages: Iterable[Passage], *, batch: int = 2000,
         if len(pending) >= batch:
             flush()
     flush()
+    finish = getattr(index, "finish", None)  # back-ends that hold a writer across batches release it here
+    if finish:
+        finish()
     return SyncReport(added, updated, unchanged)
