@@ -118,7 +118,7 @@ class Retriever:
         evidence = Evidence(question=question, lang=lang, mode=mode, concepts=mentions)
         evidence.passages = [EvidencePassage(f"P{i}", passage, score, ranks)
                              for i, (passage, score, ranks) in enumerate(fused, start=1)]
-        if mode in ("graph", "hybrid"):
+        if mode in ("graph", "hybrid") and facts_per_concept > 0:
             facts = [f for c in dict.fromkeys(concepts) for f in self.graph.facts(c, lang, facts_per_concept)]
             evidence.facts = [EvidenceFact(f"T{i}", fact) for i, fact in enumerate(facts, start=1)]
         return evidence
