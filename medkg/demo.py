@@ -97,3 +97,32 @@ def retrieval_demo(store: GraphStore, text_index, dense_index, *, progress=None)
     retriever = Retriever(store, text_index, dense_index)
     return [retriever.retrieve(question, mode=mode, k=3, facts_per_concept=3)
             for question in RETRIEVAL_QUESTIONS for mode in ("hybrid", "graph")]
+
+
+@dataclass
+class QADemoAnswer:
+    lang: str
+    question: str
+    context: str
+    answer: str | None
+    start: int | None
+    end: int | None
+    margin: float | None
+
+
+def qa_demo(home: Path) -> list[QADemoAnswer]:
+    """The shipped QA adapter answers the first questions of examples/qa_sample.{en,it,es}.json."""
+    from medkg.models.qa import ExtractiveQA
+    from medkg.train.squad import read_squad
+
+    qa = ExtractiveQA.load(None, home=home)
+    examples = [(lang, e) for lang in ("en", "it", "es")
+                for e in read_squad(REPO / "examples" / f"qa_sample.{lang}.json").examples[:2]]
+    predictions = qa.predict([e.question for _, e in examples], [e.context for _, e in examples])
+    answers = []
+    for (lang, example), prediction in zip(examples, predictions):
+        best = prediction.best
+        answers.append(QADemoAnswer(lang, example.question, example.context, best.text if best else None,
+                                    best.start if best else None, best.end if best else None,
+                                    best.margin if best else None))
+    return answers
