@@ -10,7 +10,7 @@ from medkg.errors import MedkgError
 from medkg.rag.corpus import graph_passages
 from medkg.rag.dense import DenseIndex
 from medkg.rag.fusion import reciprocal_rank_fusion
-from medkg.rag.language import detect_language
+from medkg.language import detect_language
 from medkg.rag.records import Hit, Passage
 from medkg.rag.retrieve import Retriever
 from medkg.rag.tantivy_index import TantivyIndex

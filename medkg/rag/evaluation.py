@@ -45,7 +45,7 @@ from medkg.errors import MedkgError
 from medkg.kg.readers.wikidata import wikipedia_article_iri
 from medkg.kg.store import GraphStore
 from medkg.rag.dense import DenseIndex, Encoder, encoder_for
-from medkg.rag.language import SUPPORTED
+from medkg.language import SUPPORTED
 from medkg.rag.retrieve import MODES, Retriever, build_indexes
 
 ONTOLOGIES = Path(medkg.__file__).resolve().parents[1] / "ontologies"

@@ -19,7 +19,7 @@ from medkg.rag.corpus import graph_passages
 from medkg.rag.dense import DenseIndex, encoder_for
 from medkg.rag.fusion import reciprocal_rank_fusion
 from medkg.rag.graph_retrieval import GraphRetriever
-from medkg.rag.language import detect_language
+from medkg.language import detect_language
 from medkg.rag.records import Evidence, EvidenceFact, EvidencePassage, Hit
 from medkg.rag.text_index import SyncReport, TextIndex, sync
 

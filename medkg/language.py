@@ -1,4 +1,4 @@
-"""Offline language identification of questions (py3langid), restricted to the languages medkg serves."""
+"""Offline language identification (py3langid), restricted to the languages medkg serves; used by rag and extract."""
 from __future__ import annotations
 
 from functools import lru_cache
