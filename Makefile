@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# scispaCy pins numpy<2 and nmslib for its linker, which medkg does not use; its abbreviation detector
+	# needs only spaCy, so it is installed without its dependencies.
+	$(BIN)/python -m pip install --quiet --no-deps 'scispacy==0.6.2'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -449,8 +449,25 @@ def demo(ctx: typer.Context) -> None:
     out.print("Next: [bold]medkg --home .medkg/demo qa \"question\" @note.txt[/bold], "
               "[bold]medkg eval qa FILE.json[/bold]")
 
+    from medkg.demo import annotation_demo
+    from medkg.kg.display import compact_iri
 
-from medkg import cli_train  # noqa: E402,F401  (registers `train`, `eval qa` and `qa` on the app)
+    out_dir = state.settings.home / "annotations"
+    out.print("\n[bold]Annotating examples/notes (en/it/es): schema questions → spans → assertion → links[/bold]")
+    with _CountProgress(disabled=state.quiet) as progress:
+        report, mentions = annotation_demo(state.store(), state.settings.home, out_dir, progress)
+    out.print(f"{report.documents} notes, {report.annotations} annotations ({report.linked} linked) in "
+              f"{report.seconds:.1f} s; by assertion: " + ", ".join(f"{k} {v}" for k, v in report.by_assertion.items()))
+    out.print(f"JSON-LD, HTML and Turtle in {out_dir}/ (open {out_dir}/<note>.html in a browser)")
+    out.print("\n[bold]SPARQL: notes that mention any infectious disease (descendants of DOID:0050117)[/bold]")
+    table = Table("note", "span", "concept", "assertion", header_style="bold")
+    for m in mentions:
+        table.add_row(m.document.rsplit("/", 1)[-1], m.text, compact_iri(m.concept), m.assertion)
+    out.print(table)
+    out.print("Next: [bold]medkg annotate NOTES/ --format jsonld --format html --out annotations/[/bold]")
+
+
+from medkg import cli_extract, cli_train  # noqa: E402,F401  (register `annotate`, `train`, `eval …`, `qa`)
 
 
 def main() -> None:

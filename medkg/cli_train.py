@@ -99,7 +99,8 @@ def eval_qa(
     limit: Optional[int] = typer.Option(None, help="First N questions per file."),
     lang: Optional[str] = typer.Option(None, help="Language for answer normalisation (default: from file name)."),
     no_answer: bool = typer.Option(False, "--no-answer", help="Allow 'not in the text' (SQuAD 2.0 files)."),
-    batch_size: int = typer.Option(32),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: 8 on CPU, 64 on GPU)."),
+    precision: str = typer.Option("auto", help="auto (bf16 where fast: CUDA, AMX CPUs) or fp32."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     update_card: bool = typer.Option(False, "--update-card",
@@ -110,7 +111,7 @@ def eval_qa(
     from medkg.train.qa_eval import evaluate_qa
 
     state: State = ctx.obj
-    qa = ExtractiveQA.load(model, home=state.settings.home, device=device)
+    qa = ExtractiveQA.load(model, home=state.settings.home, device=device, precision=precision)
     with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
         scores = evaluate_qa(qa, files, limit=limit, lang=lang, allow_no_answer=no_answer,
                              batch_size=batch_size, progress=progress)

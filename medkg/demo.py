@@ -126,3 +126,20 @@ def qa_demo(home: Path) -> list[QADemoAnswer]:
                                     best.start if best else None, best.end if best else None,
                                     best.margin if best else None))
     return answers
+
+
+def annotation_demo(store: GraphStore, home: Path, out_dir: Path, progress=None):
+    """Annotate the sample notes (en/it/es) into JSON-LD, HTML and the graph; then find, with SPARQL, the
+    notes that mention any kind of infectious disease (a descendant of DOID:0050117, reached from HPO or
+    Wikidata concepts through the graph's skos:exactMatch links)."""
+    from medkg.extract.annotator import Annotator
+    from medkg.extract.linker import concept_index
+    from medkg.extract.pipeline import annotate_paths
+    from medkg.extract.queries import INFECTIOUS_DISEASE, documents_mentioning
+    from medkg.extract.schema import load_schema
+    from medkg.models.qa import ExtractiveQA
+
+    annotator = Annotator(ExtractiveQA.load(None, home=home), load_schema(), concept_index(store, home))
+    report = annotate_paths([REPO / "examples" / "notes"], annotator, out_dir, ("jsonld", "html", "rdf"),
+                            store=store, resume=False, progress=progress)
+    return report, documents_mentioning(store, INFECTIOUS_DISEASE)

@@ -59,4 +59,5 @@ def default_qa(model_home):
     os.environ["HF_HUB_OFFLINE"] = "1"
     from medkg.models.qa import ExtractiveQA
 
-    return ExtractiveQA.load(None, home=model_home, device="cpu")
+    # fp32, so answers do not depend on whether this CPU has bf16 units (medkg's default uses them when it does)
+    return ExtractiveQA.load(None, home=model_home, device="cpu", precision="fp32")

@@ -86,7 +86,7 @@ class QAScores:
 
 
 def evaluate_qa(qa, files: list[Path], limit: int | None = None, lang: str | None = None,
-                allow_no_answer: bool = False, batch_size: int = 32, progress=None) -> list[QAScores]:
+                allow_no_answer: bool = False, batch_size: int | None = None, progress=None) -> list[QAScores]:
     """Score `qa` (an ExtractiveQA) on each SQuAD-format file."""
     results = []
     for path in files:

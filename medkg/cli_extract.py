@@ -1,0 +1,110 @@
+"""`medkg annotate` and `medkg eval annotate`: the command-line face of medkg.extract."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from medkg.cli import State, _CountProgress, app, err, eval_app, out
+
+PRECISION_HELP = "auto (bf16 where fast: CUDA, AMX CPUs) or fp32."
+MODEL_HELP = "QA model: default (shipped adapter), a folder from `medkg train qa`, or a HF id."
+
+
+def build_annotator(state: State, schema: Optional[Path], model: Optional[str], lang: str, link: bool,
+                    device: str = "auto", precision: str = "auto"):
+    """The annotator the options describe: schema + QA model + (optionally) the graph's concept index."""
+    from medkg.extract.annotator import Annotator
+    from medkg.extract.linker import concept_index
+    from medkg.extract.schema import load_schema
+    from medkg.language import detect_language
+    from medkg.models.qa import ExtractiveQA
+
+    detect_language("", lang)  # validates --lang before anything slow happens
+    loaded_schema = load_schema(schema)
+    qa = ExtractiveQA.load(model, home=state.settings.home, device=device, precision=precision)
+    index = concept_index(state.store(), state.settings.home) if link else None
+    return Annotator(qa, loaded_schema, index, lang=lang)
+
+
+@app.command("annotate")
+def annotate(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files or folders: .txt, E3C .xml/.json, BRAT .txt."),
+    schema: Optional[Path] = typer.Option(None, help="Question schema YAML (default: the shipped clinical one)."),
+    fmt: list[str] = typer.Option(["jsonld"], "--format", help="jsonld, brat, rdf, html (repeat for several)."),
+    out_dir: Path = typer.Option(Path("annotations"), "--out", help="Output folder."),
+    lang: str = typer.Option("auto", help="auto (detected per document), en, it, es, ..."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    link: bool = typer.Option(True, help="Link spans to the graph's concepts (needs a loaded graph)."),
+    resume: bool = typer.Option(True, help="Skip documents finished by an earlier run with the same settings."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    precision: str = typer.Option("auto", help=PRECISION_HELP),
+    report_format: str = typer.Option("table", "--report", help="table or json: the run summary."),
+) -> None:
+    """Extract concepts from clinical documents by asking the schema's questions; link, assess, export."""
+    from medkg.extract.pipeline import annotate_paths
+
+    state: State = ctx.obj
+    formats = [f for value in fmt for f in value.split(",") if f]
+    annotator = build_annotator(state, schema, model, lang, link, device, precision)
+    store = state.store() if "rdf" in formats else None
+    with _CountProgress(disabled=state.quiet) as progress:
+        report = annotate_paths(paths, annotator, out_dir, formats, store=store, resume=resume, progress=progress)
+    for problem in report.failed:
+        err.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}", highlight=False)
+    summary = {"documents": report.documents, "skipped_done": report.skipped, "failed": len(report.failed),
+               "annotations": report.annotations, "linked": report.linked, "by_type": dict(report.by_type),
+               "by_assertion": dict(report.by_assertion), "seconds": report.seconds, "out": str(out_dir)}
+    if report_format == "json":
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+    elif not state.quiet:
+        out.print(f"{report.documents} documents annotated, {report.skipped} already done, "
+                  f"{len(report.failed)} failed; {report.annotations} annotations ({report.linked} linked) "
+                  f"in {report.seconds:.1f} s → {out_dir}")
+        if report.by_type:
+            out.print("by type: " + ", ".join(f"{k} {v}" for k, v in report.by_type.most_common()))
+            out.print("by assertion: " + ", ".join(f"{k} {v}" for k, v in report.by_assertion.most_common()))
+    if report.failed and not report.documents and not report.skipped:
+        raise typer.Exit(2)
+
+
+@eval_app.command("annotate")
+def eval_annotate(
+    ctx: typer.Context,
+    gold: list[Path] = typer.Argument(..., help="Gold standards: E3C XMI files/folders, CodiEsp split folders."),
+    schema: Optional[Path] = typer.Option(None, help="Question schema YAML."),
+    model: Optional[str] = typer.Option(None, help=MODEL_HELP),
+    limit: Optional[int] = typer.Option(None, help="First N documents per gold set."),
+    link: bool = typer.Option(True, help="Also score linking (needs the ontologies with xrefs in the graph)."),
+    exclude: list[Path] = typer.Option([], help="Documents (files or a list of ids) trained on: not scored."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
+    precision: str = typer.Option("auto", help=PRECISION_HELP),
+    fmt: str = typer.Option("table", "--format", help="table or json"),
+) -> None:
+    """Span P/R/F1 (strict and relaxed) per type and language, and linking accuracy, against gold."""
+    from medkg.extract.evaluation import evaluate_annotation
+
+    state: State = ctx.obj
+    annotator = build_annotator(state, schema, model, "auto", link, device, precision)
+    with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+        result = evaluate_annotation(gold, annotator, limit=limit, exclude=exclude, progress=progress)
+    if fmt == "json":
+        out.print_json(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    table = Table("gold", "lang", "type", "match", "P", "R", "F1", "tp", "fp", "fn", header_style="bold",
+                  title=f"{annotator.qa.name}: {result.documents} documents")
+    for row in result.span_rows:
+        table.add_row(row["gold"], row["lang"], row["type"], row["match"], f"{row['precision']:.3f}",
+                      f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["tp"]), str(row["fp"]), str(row["fn"]))
+    out.print(table)
+    if result.link_rows:
+        links = Table("gold", "lang", "type", "coded gold", "matched", "acc@1", "acc@k", "acc@1 (all coded)",
+                      header_style="bold", title="linking (through the ontologies' xrefs)")
+        for row in result.link_rows:
+            links.add_row(*(str(row.get(k, "")) for k in ("gold", "lang", "type", "coded", "matched", "acc1",
+                                                           "acck", "acc1_all")))
+        out.print(links)
