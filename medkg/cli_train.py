@@ -27,6 +27,8 @@ def train_qa_command(
     exclude: Optional[list[Path]] = typer.Option(None, help="SQuAD files whose paragraphs must not be trained on "
                                                             "(your evaluation sets; repeatable)."),
     method: str = typer.Option("lora", help="lora (small adapter) or full."),
+    init_from: Optional[str] = typer.Option(None, help="Continue training a LoRA adapter: 'default' (the shipped "
+                                                      "one) or a folder from `medkg train qa`."),
     lr: Optional[float] = typer.Option(None, help="Learning rate (default 5e-4 for LoRA, 5e-5 full)."),
     epochs: float = typer.Option(1.0, help="Passes over the data (ignored when --max-steps is set)."),
     max_steps: int = typer.Option(-1, help="Optimiser steps (overrides --epochs)."),
@@ -46,7 +48,7 @@ def train_qa_command(
     state: State = ctx.obj
     config = QATrainingConfig(
         train_files=list(files), output_dir=out_dir, backbone=backbone, exclude_files=list(exclude or []),
-        method=method, learning_rate=lr, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
+        method=method, init_from=init_from, learning_rate=lr, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size, grad_accumulation=grad_accumulation, max_length=max_length, stride=stride,
         lora_r=lora_r, lora_alpha=2 * lora_r, limit=limit, device=device, seed=seed, home=state.settings.home)
     result = train_qa(config, log=(lambda m: None) if state.quiet else (lambda m: err.print(m, highlight=False)))
@@ -167,3 +169,24 @@ def ask(
     for span in prediction.spans:
         out.print(f"{span.text!r}  [{span.start}:{span.end}]  score {span.score:.2f}  margin {span.margin:+.2f}",
                   highlight=False)
+
+
+@train_app.command("squad-from-gold")
+def squad_from_gold(
+    gold: list[Path] = typer.Argument(..., help="Gold standards: E3C XMI files/folders, CodiEsp split folders."),
+    out_file: Path = typer.Option(..., "--out", help="SQuAD 2.0 JSON file to write (input for `medkg train qa`)."),
+    only: Optional[Path] = typer.Option(None, help="A file of document ids (one per line): convert only these."),
+    schema: Optional[Path] = typer.Option(None, help="Question schema YAML (default: the shipped clinical one)."),
+) -> None:
+    """Turn annotated documents into QA training data for the schema's questions."""
+    from medkg.extract.evaluation import DEFAULT_TYPE_MAP, excluded_ids
+    from medkg.extract.gold import read_gold
+    from medkg.extract.schema import load_schema
+    from medkg.train.qa_from_gold import gold_to_squad, write_squad
+
+    wanted = excluded_ids([only]) if only else None
+    documents = [g for path in gold for g in read_gold(path) if wanted is None or g.document.id in wanted]
+    data = gold_to_squad(documents, load_schema(schema), DEFAULT_TYPE_MAP)
+    write_squad(data, out_file)
+    questions = sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
+    out.print(f"{len(documents)} documents → {questions} questions in {out_file}")

@@ -230,3 +230,17 @@ def test_shipped_model_card_states_its_data_and_scores():
     assert f"| `xquad.es.json` | es | 1190 | {record['evaluation']['results'][1]['exact_match']:.1f}" in card
     assert "76.5 / 82.0" in card  # the published XLM-R base / large anchor beside it
     assert record["hardware"]["device"] and record["wall_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_training_can_continue_the_shipped_adapter(model_home, tmp_path):
+    from medkg.train.qa_train import QATrainingConfig, train_qa
+
+    config = QATrainingConfig(train_files=[EXAMPLES / "qa_sample.it.json", EXAMPLES / "qa_sample.es.json"],
+                              output_dir=tmp_path / "qa", home=model_home, init_from="default", max_steps=2,
+                              batch_size=4, logging_steps=1, save_steps=1000, mixed_precision=False)
+    result = train_qa(config, log=lambda m: None)
+    assert result.record["initialised_from"].endswith("qa_default")
+    assert result.record["trainable_parameters"] == 1_327_874  # the shipped LoRA + head, all trainable again
+    # A fresh head starts near ln(window length) ≈ 5 (uniform over positions); the trained adapter knows the task.
+    assert result.first_loss < 4.0, result.first_loss

