@@ -27,6 +27,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_kg.py
+	$(BIN)/python bench/bench_annotate.py
 
 clean:
 	rm -rf .medkg bench/.work

@@ -46,10 +46,11 @@ def annotate(
     report_format: str = typer.Option("table", "--report", help="table or json: the run summary."),
 ) -> None:
     """Extract concepts from clinical documents by asking the schema's questions; link, assess, export."""
-    from medkg.extract.pipeline import annotate_paths
+    from medkg.extract.pipeline import annotate_paths, check_formats
 
     state: State = ctx.obj
     formats = [f for value in fmt for f in value.split(",") if f]
+    check_formats(formats)  # before the model loads, so a typo costs nothing
     annotator = build_annotator(state, schema, model, lang, link, device, precision)
     store = state.store() if "rdf" in formats else None
     with _CountProgress(disabled=state.quiet) as progress:

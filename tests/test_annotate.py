@@ -3,11 +3,12 @@ the resumable batch with a bad document, and the CLI."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, shared
 from medkg.errors import MedkgError
 from medkg.extract.annotator import resolve_overlaps, split_list
 from medkg.extract.records import Annotation
@@ -29,7 +30,7 @@ def test_default_schema_asks_every_type_in_three_languages():
         assert {t.name for t, _ in asked} == set(names)
     assert schema.type("medication").questions_for("it")[0] == "Quale farmaco è stato prescritto?"
     assert schema.questions("de") == schema.questions("en")  # no German lines: English questions
-    assert schema.type("problem").link_to == ("DOID", "ICD10", "HP")
+    assert schema.type("problem").link_to == ("DOID", "HP", "ICD10", "WD")
 
 
 def test_schema_errors_say_what_and_where(tmp_path):
@@ -242,3 +243,73 @@ def test_spacy_component_puts_annotations_on_the_doc(model_home):
     assert spans["amoxicillina"].label_ == "medication"
     assert spans["amoxicillina"]._.medkg.start == doc.text.index("amoxicillina")
     assert doc.ents  # the non-overlapping ones, for displaCy
+
+
+# -- command line, evaluation against gold, training data from gold ------------------------------------------
+
+def test_annotate_command_writes_outputs_and_reports_a_bad_file(model_home, tmp_path):
+    from medkg.cli import app
+
+    inputs = tmp_path / "notes"
+    inputs.mkdir()
+    (inputs / "nota.txt").write_text((NOTES / "nota_es_apendicitis.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (inputs / "vacia.txt").write_text("")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["--home", str(model_home), "annotate", str(inputs), "--no-link", "--format", "jsonld",
+                                 "--format", "html", "--out", str(out), "--report", "json", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["documents"] == 1 and summary["failed"] == 1 and summary["annotations"] > 5
+    assert summary["by_type"]["medication"] >= 1
+    assert (out / "nota.jsonld").exists() and (out / "nota.html").exists()
+    html = (out / "nota.html").read_text(encoding="utf-8")
+    assert "apendicitis aguda" in html
+    bad = runner.invoke(app, ["--home", str(model_home), "annotate", str(inputs), "--format", "xml", "--no-link",
+                              "--out", str(out)])
+    assert isinstance(bad.exception, MedkgError) and "unknown output format" in str(bad.exception)
+
+
+def test_eval_annotate_scores_e3c_per_language(model_home):
+    from medkg.cli import app
+
+    e3c = shared("clinical_annotation/e3c/layer1_xmi/Italian")
+    result = runner.invoke(app, ["--home", str(model_home), "eval", "annotate", str(e3c), "--limit", "2",
+                                 "--no-link", "--format", "json", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["documents"] == 2
+    rows = {(r["lang"], r["type"], r["match"]): r for r in report["spans"]}
+    strict, relaxed = rows[("it", "CLINENTITY", "strict")], rows[("it", "CLINENTITY", "relaxed")]
+    from medkg.extract.gold import read_e3c_folder
+
+    gold_mentions = sum(len(g.mentions) for g in read_e3c_folder(e3c)[:2])
+    assert strict["tp"] + strict["fn"] == relaxed["tp"] + relaxed["fn"] == gold_mentions > 0
+    assert 0 < relaxed["f1"] <= 1 and strict["tp"] <= relaxed["tp"]
+
+
+def test_gold_documents_become_squad_training_data():
+    from medkg.extract.evaluation import DEFAULT_TYPE_MAP
+    from medkg.extract.gold import read_e3c_folder
+    from medkg.train.qa_from_gold import gold_to_squad
+    from medkg.train.squad import read_squad
+
+    gold = read_e3c_folder(shared("clinical_annotation/e3c/layer1_xmi/Spanish"))[:2]
+    data = gold_to_squad(gold, load_schema(), DEFAULT_TYPE_MAP)
+    paragraph = data["data"][0]["paragraphs"][0]
+    mentions = sorted({(m.start, m.end) for m in gold[0].mentions if len(m.spans) == 1})
+    assert len(paragraph["qas"]) == len(mentions)
+    questions = {q for t in ("problem", "sign_symptom") for q in load_schema().type(t).questions_for("es")}
+    for i, qa in enumerate(paragraph["qas"]):
+        assert qa["question"] in questions
+        first = qa["answers"][0]
+        assert (first["answer_start"], first["answer_start"] + len(first["text"])) == mentions[i]
+        assert len(qa["answers"]) == len(mentions)  # every other mention follows, so no window learns "no answer"
+    # Our own SQuAD reader takes it as is.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "e3c.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        squad = read_squad(path)
+    assert len(squad.examples) == sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
+    assert not squad.dropped

@@ -172,10 +172,12 @@ class ConceptIndex:
     # -- linking -------------------------------------------------------------------------------------------
     def link(self, mentions: Sequence[str], lang: str | None = None, k: int = 3,
              schemes: Sequence[str] | None = None, threshold: float = 0.0) -> list[list[ConceptLink]]:
-        """Up to k concepts per mention, best first; names in `lang` win ties over other languages."""
+        """Up to k concepts per mention, best first; a name in `lang` wins over the same score in another
+        language, and among concepts with equal scores the one whose scheme comes first in `schemes`."""
         if not mentions:
             return []
         allowed = self._scheme_mask(tuple(s.upper() for s in schemes)) if schemes else None
+        scheme_rank = {scheme.upper(): i for i, scheme in enumerate(schemes or ())}
         queries = self.vectorizer.transform([fold(m) for m in mentions])
         similarities = (queries @ self.matrix.T).tocsr()
         results = []
@@ -193,7 +195,9 @@ class ConceptIndex:
                 rank = (score, 1 if self.name_lang[name_id] == lang else 0)
                 if concept not in best or rank > (best[concept][0], 1 if self.name_lang[best[concept][1]] == lang else 0):
                     best[concept] = (score, name_id)
-            top = sorted(best.items(), key=lambda item: -item[1][0])[:k]
+            # Equal scores: the scheme named first wins (a schema lists its preferred ontology first), then IRI.
+            top = sorted(best.items(), key=lambda item: (-item[1][0], scheme_rank.get(scheme_of(self.concepts[item[0]]), 99),
+                                                         self.concepts[item[0]]))[:k]
             results.append([ConceptLink(self.concepts[c], self.names[n], round(min(s, 1.0), 4),
                                         scheme_of(self.concepts[c]), self.xrefs[c]) for c, (s, n) in top])
         return results

@@ -81,12 +81,16 @@ def write_outputs(doc: Document, annotations: list[Annotation], out_dir: Path, f
     return written
 
 
-def annotate_paths(paths: Iterable[Path], annotator: Annotator, out_dir: Path, formats: Sequence[str] = ("jsonld",),
-                   store=None, resume: bool = True,
-                   progress: Callable[[str, int], Callable[[int], None]] | None = None) -> AnnotateReport:
+def check_formats(formats: Sequence[str]) -> None:
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise MedkgError(f"unknown output format(s) {', '.join(sorted(unknown))} (use {', '.join(FORMATS)})")
+
+
+def annotate_paths(paths: Iterable[Path], annotator: Annotator, out_dir: Path, formats: Sequence[str] = ("jsonld",),
+                   store=None, resume: bool = True,
+                   progress: Callable[[str, int], Callable[[int], None]] | None = None) -> AnnotateReport:
+    check_formats(formats)
     out_dir.mkdir(parents=True, exist_ok=True)
     key = run_key(annotator, formats)
     done = read_manifest(out_dir) if resume else {}
