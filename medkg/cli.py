@@ -467,7 +467,7 @@ def demo(ctx: typer.Context) -> None:
     out.print("Next: [bold]medkg annotate NOTES/ --format jsonld --format html --out annotations/[/bold]")
 
 
-from medkg import cli_extract, cli_train  # noqa: E402,F401  (register `annotate`, `train`, `eval …`, `qa`)
+from medkg import cli_extract, cli_mcq, cli_train  # noqa: E402,F401  (register `annotate`, `train`, `eval …`, `qa`)
 
 
 def main() -> None:

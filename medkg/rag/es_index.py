@@ -136,13 +136,15 @@ class ElasticsearchIndex:
             source = passage_fields(passage)
             yield {"_op_type": "index", "_index": self.index_name, "_id": _doc_id(passage.iri), "_source": source}
 
-    def search(self, query: str, *, k: int = 10, lang: str | None = None) -> list[Hit]:
+    def search(self, query: str, *, k: int = 10, lang: str | None = None, must: str | None = None) -> list[Hit]:
         # multi_match takes the question as plain text ("(", ":" and quotes are just characters).
-        match = {"multi_match": {"query": query, "type": "best_fields",
-                                 "fields": [*TEXT_FIELDS.values(), "title"]}}
+        def match(text: str) -> dict:
+            return {"multi_match": {"query": text, "type": "best_fields", "fields": [*TEXT_FIELDS.values(), "title"]}}
+
         filters = [{"term": {"lang": lang}}] if lang else []
+        boolean = {"must": [match(must)], "should": [match(query)]} if must else {"must": [match(query)]}
         with self._errors("search"):
-            found = self.client.search(index=self.index_name, query={"bool": {"must": [match], "filter": filters}},
+            found = self.client.search(index=self.index_name, query={"bool": {**boolean, "filter": filters}},
                                        size=k, source=STORED)
         return [Hit(passage=_passage(hit["_source"]), score=float(hit["_score"]), rank=rank, retriever="text")
                 for rank, hit in enumerate(found["hits"]["hits"], start=1)]

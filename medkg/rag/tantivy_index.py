@@ -99,15 +99,19 @@ class TantivyIndex:
             self._writer.wait_merging_threads()
             self._writer = None
 
-    def search(self, query: str, *, k: int = 10, lang: str | None = None) -> list[Hit]:
+    def search(self, query: str, *, k: int = 10, lang: str | None = None, must: str | None = None) -> list[Hit]:
         searcher = self._searcher()
+        fields = list(TEXT_FIELDS.values()) + ["title"]
         # Lenient parsing: a question is text, not query syntax ("(", ":" and quotes are just characters).
-        parsed, _errors = self.index.parse_query_lenient(query, list(TEXT_FIELDS.values()) + ["title"])
+        parsed, _errors = self.index.parse_query_lenient(query, fields)
+        clauses = [(tantivy.Occur.Must, parsed)]
+        if must:
+            required, _errors = self.index.parse_query_lenient(must, fields)
+            clauses = [(tantivy.Occur.Must, required), (tantivy.Occur.Should, parsed)]
         if lang:
-            parsed = tantivy.Query.boolean_query([
-                (tantivy.Occur.Must, parsed),
-                (tantivy.Occur.Must, tantivy.Query.term_query(self.index.schema, "lang", lang)),
-            ])
+            clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self.index.schema, "lang", lang)))
+        if len(clauses) > 1:
+            parsed = tantivy.Query.boolean_query(clauses)
         hits = []
         for rank, (score, address) in enumerate(searcher.search(parsed, limit=k).hits, start=1):
             doc = searcher.doc(address)

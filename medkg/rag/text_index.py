@@ -43,8 +43,9 @@ class TextIndex(Protocol):
     def write(self, passages: list[Passage], replace: set[str]) -> None:
         """Index passages (removing the old versions of the IRIs in `replace`) and commit."""
 
-    def search(self, query: str, *, k: int = 10, lang: str | None = None) -> list[Hit]:
-        """Best passages for a free-text query; `lang` restricts to passages in that language."""
+    def search(self, query: str, *, k: int = 10, lang: str | None = None, must: str | None = None) -> list[Hit]:
+        """Best passages for a free-text query; `lang` restricts to passages in that language; `must`, when
+        given, is text of which every passage has to match at least one term (the query only ranks them)."""
 
     def __len__(self) -> int: ...
 

@@ -1,0 +1,101 @@
+"""Multiple-choice evaluation: accuracy per dataset, language and subject, with 95% confidence intervals.
+
+Modes built so far:
+- retrieval: no language model. Each option is scored by the text index (the classic IR baseline of the
+  MedQA and HEAD-QA papers): passages must match the option and are ranked by option + question; the
+  option whose best k passages score highest wins.
+  Printed beside chance (the mean of 1 / number of options), the no-retrieval floor for a method with no model.
+
+The generator-based modes (zero-shot, zero-shot with retrieval, few-shot with verified traces) come with the
+generators and traces; they are not offered until then.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from medkg.errors import MedkgError
+from medkg.rag.mcq import MCQItem
+
+MODES = ("retrieval",)
+
+
+@dataclass(frozen=True)
+class MCQPrediction:
+    item_id: str
+    predicted: str | None
+    correct: bool
+    scores: dict[str, float] = field(default_factory=dict)   # option label → score
+    evidence: dict[str, list[str]] = field(default_factory=dict)  # option label → passage IRIs used
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    dataset: str
+    lang: str
+    subject: str            # "all" for the overall rows
+    questions: int
+    correct: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    chance: float
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sound at small n and near 0 or 1, unlike the normal one)."""
+    if n == 0:
+        return 0.0, 0.0
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def retrieval_only(items: Sequence[MCQItem], text_index, k: int = 3,
+                   progress: Callable[[str, int], Callable[[int], None]] | None = None) -> list[MCQPrediction]:
+    """Pick the option whose question + option query retrieves the highest-scoring passages (sum of top k).
+
+    Ties (including "nothing retrieved for any option") go to no option: counted wrong, never guessed.
+    """
+    advance = progress("retrieval-only", len(items)) if progress else None
+    predictions = []
+    for item in items:
+        scores: dict[str, float] = {}
+        evidence: dict[str, list[str]] = {}
+        for label, text in item.options:
+            # The option must match (else all options retrieve the same question-driven passages and tie);
+            # the question ranks what matches it.
+            hits = text_index.search(item.question, must=text, k=k, lang=item.lang)
+            scores[label] = round(sum(h.score for h in hits), 4)
+            evidence[label] = [h.passage.iri for h in hits]
+        best = max(scores.values()) if scores else 0.0
+        winners = [label for label, score in scores.items() if score == best]
+        predicted = winners[0] if len(winners) == 1 and best > 0 else None
+        predictions.append(MCQPrediction(item.id, predicted, predicted == item.answer, scores, evidence))
+        if advance:
+            advance(1)
+    return predictions
+
+
+def accuracy_rows(items: Sequence[MCQItem], predictions: Sequence[MCQPrediction]) -> list[AccuracyRow]:
+    """Rows per (dataset, language) overall and per subject, each with its Wilson interval and chance level."""
+    if len(items) != len(predictions):
+        raise MedkgError("items and predictions must pair up one to one")
+    groups: dict[tuple[str, str, str], list[tuple[MCQItem, MCQPrediction]]] = defaultdict(list)
+    for item, prediction in zip(items, predictions):
+        groups[(item.dataset, item.lang, "all")].append((item, prediction))
+        if item.subject:
+            groups[(item.dataset, item.lang, item.subject)].append((item, prediction))
+    rows = []
+    for (dataset, lang, subject), pairs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], g[0][2] != "all",
+                                                                                  g[0][2])):
+        n = len(pairs)
+        correct = sum(p.correct for _, p in pairs)
+        low, high = wilson_interval(correct, n)
+        chance = sum(1 / len(i.options) for i, _ in pairs) / n
+        rows.append(AccuracyRow(dataset, lang, subject, n, correct, round(correct / n, 4), round(low, 4),
+                                round(high, 4), round(chance, 4)))
+    return rows
