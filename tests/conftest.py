@@ -61,3 +61,37 @@ def default_qa(model_home):
 
     # fp32, so answers do not depend on whether this CPU has bf16 units (medkg's default uses them when it does)
     return ExtractiveQA.load(None, home=model_home, device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """A workspace as `make demo` leaves it for MCQ and trace commands: the demo graph and its text index."""
+    from medkg.config import Settings
+    from medkg.kg.loading import load_paths
+    from medkg.rag.retrieve import build_indexes, open_text_index
+
+    home = tmp_path_factory.mktemp("demo-home")
+    settings = Settings(home=home)
+    s = OxigraphStore(settings.store_path, query_timeout=60)
+    load_paths(s, [REPO / "ontologies", REPO / "examples"])
+    build_indexes(s, open_text_index(settings), None)
+    s.close()
+    return home
+
+
+@pytest.fixture(scope="session")
+def generator_cache(tmp_path_factory):
+    """A cache dir holding the offline default generator (SmolLM2-135M-Instruct GGUF) converted once (~20 s);
+    `generator_cache / "smollm2-135m-instruct"` is a plain HF folder that CLI tests pass as --generator."""
+    from medkg.models.causal_lm import load_causal_lm, resolve_source
+
+    cache = tmp_path_factory.mktemp("generator-cache")
+    load_causal_lm(resolve_source(None), cache_dir=cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def small_generator(generator_cache):
+    from medkg.rag.generators import TransformersGenerator
+
+    return TransformersGenerator.load(None, cache_dir=generator_cache, device="cpu")

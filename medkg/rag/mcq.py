@@ -12,6 +12,8 @@ Schemas (as found in ../shared/data/mcqa):
 - HEAD-QA json: ``{version, language, exams: {name: {name, category, year, data: [{qid, qtext, ra, image,
   answers: [{aid, atext}]}]}}}``; ``ra`` is the aid of the right answer (a string, while aids are ints).
   The item id is ``<exam>:<qid>``, identical in the Spanish and English files.
+- medkg's own jsonl (what `medkg translate` writes, `write_mcq` below): one `MCQItem` per row,
+  ``{id, lang, dataset, question, options: {"A": ...}, answer: "A", subject, explanation, metadata}``.
 """
 from __future__ import annotations
 
@@ -146,9 +148,49 @@ def _from_headqa(row: dict, *, index: int, dataset: str, lang: str) -> MCQItem:
                    subject=str(category) if category else None, metadata=metadata)
 
 
+def _from_medkg(row: dict, *, index: int, dataset: str, lang: str) -> MCQItem:
+    raw = _field(row, "options")
+    if not isinstance(raw, dict) or list(raw) != list(LABELS[:len(raw)]):
+        raise _BadRecord("options must be an object with labels A, B, C, ... in order")
+    options = _labelled(list(raw.values()))
+    answer = _text(_field(row, "answer"), "answer")
+    if answer not in raw:
+        raise _BadRecord(f"answer {answer!r} is not one of the options {list(raw)}")
+    metadata = row.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _BadRecord("metadata must be an object")
+    return MCQItem(id=_text(row.get("id") or f"{dataset}:{index}", "id"), lang=_text(_field(row, "lang"), "lang"),
+                   question=_text(_field(row, "question"), "question"), options=options, answer=answer,
+                   dataset=str(row.get("dataset") or dataset), subject=row.get("subject") or None,
+                   explanation=row.get("explanation") or None, metadata=metadata)
+
+
+def mcq_row(item: MCQItem) -> dict:
+    """The medkg jsonl row of an item (read back by `read_mcq`)."""
+    return {"id": item.id, "lang": item.lang, "dataset": item.dataset, "question": item.question,
+            "options": dict(item.options), "answer": item.answer, "subject": item.subject,
+            "explanation": item.explanation, "metadata": item.metadata}
+
+
+def write_mcq(items: Iterable[MCQItem], path: Path) -> int:
+    """Write items as medkg jsonl, atomically (a temp file renamed into place); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".part")
+    count = 0
+    with staging.open("w", encoding="utf-8") as handle:
+        for item in items:
+            handle.write(json.dumps(mcq_row(item), ensure_ascii=False) + "\n")
+            count += 1
+    staging.replace(path)
+    return count
+
+
 def _row_schema(row: Any) -> str | None:
     if not isinstance(row, dict):
         return None
+    if "options" in row and "lang" in row and "answer" in row and "answer_idx" not in row:
+        return "medkg"
     if "opa" in row and "cop" in row:
         return "medmcqa"
     if "options" in row and "answer_idx" in row:
@@ -163,6 +205,8 @@ def _map(schema: str, row: dict, *, index: int, dataset: str, lang: str, cop_bas
         return _from_medmcqa(row, index=index, dataset=dataset, lang=lang, cop_base=cop_base)
     if schema == "medqa":
         return _from_medqa(row, index=index, dataset=dataset, lang=lang)
+    if schema == "medkg":
+        return _from_medkg(row, index=index, dataset=dataset, lang=lang)
     return _from_headqa(row, index=index, dataset=dataset, lang=lang)
 
 
@@ -219,11 +263,12 @@ def _read_jsonl(path: Path, dataset: str | None, lang: str | None,
             if schema is None or schema == "headqa":
                 fields = sorted(row) if isinstance(row, dict) else type(row).__name__
                 raise MedkgError(f"unknown multiple-choice format (fields {fields}); expected MedQA "
-                                 "(question, options, answer_idx) or MedMCQA (question, opa..opd, cop)",
+                                 "(question, options, answer_idx), MedMCQA (question, opa..opd, cop) or "
+                                 "medkg (id, lang, question, options, answer)",
                                  path=path, line=number)
             if dataset is None:
                 dataset = (f"medqa-us-{len(row['options'])}" if schema == "medqa"
-                           else f"medmcqa-{_split_of(path)}")
+                           else path.stem if schema == "medkg" else f"medmcqa-{_split_of(path)}")
         elif _row_schema(row) != schema:
             raise MedkgError(f"row does not have the {schema} fields of the first row", path=path, line=number)
         try:
