@@ -348,7 +348,7 @@ def index_build(
 def search(
     ctx: typer.Context,
     question: str = typer.Argument(..., help="A question or keywords, in any language."),
-    mode: str = typer.Option("hybrid", help="text, dense, hybrid or graph"),
+    mode: str = typer.Option("hybrid", help="text, dense, hybrid, graph or lexical (text + graph, no dense)."),
     lang: str = typer.Option("auto", help="auto (detected offline), en, it, es, ..."),
     k: int = typer.Option(5, "-k", help="How many passages."),
     backend: str = typer.Option("tantivy", help="Text index back-end."),
@@ -360,7 +360,7 @@ def search(
 
     state: State = ctx.obj
     retriever = Retriever(state.store(),
-                          open_text_index(state.settings, backend) if mode in ("text", "hybrid") else None,
+                          open_text_index(state.settings, backend) if mode not in ("dense", "graph") else None,
                           open_dense_index(state.settings, model) if mode in ("dense", "hybrid") else None)
     evidence = retriever.retrieve(question, mode=mode, lang=lang, k=k)
     if fmt == "json":
@@ -403,11 +403,12 @@ def eval_retrieval(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Recall@1/5/20 and MRR of each retrieval mode: question -> its gold paragraph, through the graph."""
-    from medkg.rag.evaluation import MODES, evaluate_retrieval, scores_table
+    from medkg.rag.evaluation import evaluate_retrieval, scores_table
 
     state: State = ctx.obj
     with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
-        scores = evaluate_retrieval(files, corpus_file=corpus, modes=tuple(mode or MODES), limit=limit,
+        default_modes = ("text", "dense", "hybrid", "graph")  # `lexical` is text + graph: nothing new to score
+        scores = evaluate_retrieval(files, corpus_file=corpus, modes=tuple(mode or default_modes), limit=limit,
                                     workdir=workdir, progress=progress, model=model)
     rows = scores_table(scores)
     if fmt == "json":
@@ -466,8 +467,51 @@ def demo(ctx: typer.Context) -> None:
     out.print(table)
     out.print("Next: [bold]medkg annotate NOTES/ --format jsonld --format html --out annotations/[/bold]")
 
+    from medkg.demo import trace_demo
 
-from medkg import cli_extract, cli_mcq, cli_train  # noqa: E402,F401  (register `annotate`, `train`, `eval …`, `qa`)
+    out.print("\n[bold]A graph-cited reasoning trace for a MedQA question (offline generator: SmolLM2-135M)"
+              "[/bold]")
+    shown = trace_demo(state.store(), state.settings.home, open_text_index(state.settings),
+                       open_dense_index(state.settings))
+    _print_trace_demo(shown)
+
+
+def _print_trace_demo(shown) -> None:
+    from medkg.kg.display import compact_iri
+    from medkg.rag.traces import options_block
+
+    record = shown.record
+    item, trace, verdict = record.item, record.trace, record.verification
+    out.print(f"[bold]{item.id}[/bold] {item.question}\n{options_block(item)}\ngold: {item.answer}", highlight=False)
+    _print_evidence(record.evidence)
+    state = "[green]verified[/green]" if verdict.passed else "[red]rejected[/red]: " + "; ".join(verdict.reasons)
+    out.print(f"trace ({trace.generator}, attempt {trace.attempts}): {state}")
+    out.print(trace.raw, markup=False, highlight=False)
+    table = Table("cited", "kind", "resolves to", header_style="bold")
+    for c in shown.citations:
+        target = (f"{c['url'] or compact_iri(c['iri'])} [{c['begin']}:{c['end']}]" if c["kind"] == "passage"
+                  else f"{compact_iri(c['subject'])} {compact_iri(c['predicate'])} {c['object']}"
+                  if c["kind"] == "fact" else "not in the evidence")
+        table.add_row(c["id"], c["kind"], target)
+    if shown.citations:
+        out.print(table)
+    for lang, result in zip(("it", "es"), shown.translations):
+        if result.accepted:
+            out.print(f"[bold]{result.translated.lang}[/bold]: {result.translated.question}\n"
+                      f"{options_block(result.translated)}", highlight=False)
+        else:
+            out.print(f"[bold]{lang}[/bold]: translation rejected by the checks ({'; '.join(result.problems)}); "
+                      "the reply was:", highlight=False)
+            out.print(result.raw_reply[:600], markup=False, highlight=False)
+    out.print(f"generator tokens: {shown.usage['prompt_tokens']:,} prompt, {shown.usage['completion_tokens']:,} "
+              "generated. A 135M model rarely writes a trace or translation that passes the checks; point "
+              "[bold]--generator[/bold] at a larger model or an OpenAI-compatible server (vLLM, llama.cpp, Ollama).")
+    out.print("Next: [bold]medkg traces generate QUESTIONS.jsonl[/bold], [bold]medkg translate QUESTIONS.jsonl "
+              "--to it --to es[/bold], [bold]medkg eval mcq QUESTIONS.jsonl --mode rag[/bold]")
+
+
+# Register `annotate`, `train`, `eval …`, `qa`, `translate` and `traces`.
+from medkg import cli_extract, cli_mcq, cli_traces, cli_train, cli_translate  # noqa: E402,F401
 
 
 def main() -> None:

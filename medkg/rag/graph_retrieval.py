@@ -17,14 +17,17 @@ from medkg.kg.linking import find_mentions, term_automata
 from medkg.kg.store import GraphStore
 from medkg.rag.records import ConceptMention, Fact, Hit, Passage
 
-_FACTS = """SELECT ?p ?o ?olabel WHERE {
-  { VALUES ?p { rdfs:label obo:IAO_0000115 schema:description } ?c ?p ?o
-    FILTER(LANGMATCHES(LANG(?o), "en") || LANGMATCHES(LANG(?o), STR(?lang))) }
-  UNION { BIND(rdfs:subClassOf AS ?p) ?c rdfs:subClassOf ?o FILTER(isIRI(?o)) }
-  UNION { BIND(oboInOwl:hasDbXref AS ?p) ?c oboInOwl:hasDbXref ?o }
-  UNION { VALUES ?p { skos:exactMatch skos:closeMatch } { ?c ?p ?o } UNION { ?o ?p ?c } }
-  OPTIONAL { ?o rdfs:label ?olabel FILTER(LANGMATCHES(LANG(?olabel), "en")) }
-}"""
+# One small query per kind of fact: Oxigraph answers each in about a millisecond, while their UNION with one
+# OPTIONAL label lookup took ~0.4 s per concept (the optional side was evaluated over every English label).
+_FACT_QUERIES = (
+    """SELECT ?p ?o WHERE { VALUES ?p { rdfs:label obo:IAO_0000115 schema:description } ?c ?p ?o
+       FILTER(LANGMATCHES(LANG(?o), "en") || LANGMATCHES(LANG(?o), STR(?lang))) }""",
+    """SELECT ?p ?o ?olabel WHERE { BIND(rdfs:subClassOf AS ?p) ?c rdfs:subClassOf ?o FILTER(isIRI(?o))
+       OPTIONAL { ?o rdfs:label ?olabel FILTER(LANGMATCHES(LANG(?olabel), "en")) } }""",
+    """SELECT ?p ?o WHERE { BIND(oboInOwl:hasDbXref AS ?p) ?c oboInOwl:hasDbXref ?o }""",
+    """SELECT ?p ?o ?olabel WHERE { VALUES ?p { skos:exactMatch skos:closeMatch } { ?c ?p ?o } UNION { ?o ?p ?c }
+       OPTIONAL { ?o rdfs:label ?olabel FILTER(LANGMATCHES(LANG(?olabel), "en")) } }""",
+)
 
 _PASSAGES = """SELECT ?passage ?text ?article ?title ?begin ?end (MAX(?on_topic) AS ?about) WHERE {
   ?c (skos:exactMatch|^skos:exactMatch)? ?same .
@@ -35,7 +38,7 @@ _PASSAGES = """SELECT ?passage ?text ?article ?title ?begin ?end (MAX(?on_topic)
   BIND(IF(BOUND(?article) && EXISTS { ?article schema:about ?same }, 1, 0) AS ?on_topic)
 } GROUP BY ?passage ?text ?article ?title ?begin ?end"""
 
-_PREDICATE_NAMES = {
+PREDICATE_NAMES = {
     ns.RDFS_LABEL.value: "label", ns.IAO_DEFINITION.value: "definition", ns.SCHEMA_DESCRIPTION.value: "description",
     ns.RDFS_SUBCLASS_OF.value: "subclass of", ns.HAS_DB_XREF.value: "xref",
     ns.SKOS_EXACT_MATCH.value: "same as", ns.SKOS_CLOSE_MATCH.value: "close to",
@@ -60,7 +63,8 @@ class GraphRetriever:
         return sorted(found.values(), key=lambda m: (m.start, m.concept))
 
     def facts(self, concept: str, lang: str = "en", limit: int = 20) -> list[Fact]:
-        rows = self.store.query(_FACTS, bindings={"c": NamedNode(concept), "lang": Literal(lang)}).rows
+        bindings = {"c": NamedNode(concept), "lang": Literal(lang)}
+        rows = [row for query in _FACT_QUERIES for row in self.store.query(query, bindings=bindings).rows]
         facts = []
         subject = compact_iri(concept)
         for row in rows:
@@ -68,8 +72,8 @@ class GraphRetriever:
             is_iri = isinstance(obj, NamedNode)
             shown = (row["olabel"].value if "olabel" in row else compact_iri(obj.value)) if is_iri else obj.value
             facts.append(Fact(subject=concept, predicate=predicate, object=obj.value, object_is_iri=is_iri,
-                              text=f"{subject} — {_PREDICATE_NAMES.get(predicate, compact_iri(predicate))} — {shown}"))
-        order = list(_PREDICATE_NAMES)
+                              text=f"{subject} — {PREDICATE_NAMES.get(predicate, compact_iri(predicate))} — {shown}"))
+        order = list(PREDICATE_NAMES)
         facts.sort(key=lambda f: (order.index(f.predicate) if f.predicate in order else 99, f.object))
         return facts[:limit]
 

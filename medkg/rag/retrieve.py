@@ -3,7 +3,8 @@
 Modes: ``text`` (BM25, the question widened with the English names of the concepts it mentions, so an
 Italian or Spanish question reaches English passages), ``dense`` (multilingual embeddings), ``graph``
 (passages that mention the question's concepts, plus facts about them) and ``hybrid`` (reciprocal rank
-fusion of all three, plus facts).
+fusion of all three, plus facts) and ``lexical`` (text + graph fused, plus facts: hybrid without the dense index,
+for workspaces built with ``index build --no-dense``).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from medkg.language import detect_language
 from medkg.rag.records import Evidence, EvidenceFact, EvidencePassage, Hit
 from medkg.rag.text_index import SyncReport, TextIndex, sync
 
-MODES = ("text", "dense", "hybrid", "graph")
+MODES = ("text", "dense", "hybrid", "graph", "lexical")
 BACKENDS = ("tantivy", "elasticsearch")
 
 _ENGLISH_NAMES = """SELECT DISTINCT ?name WHERE {
@@ -108,17 +109,17 @@ class Retriever:
         concepts = [m.concept for m in mentions]
         depth = k * 4  # each ranking contributes deeper than k so fusion has something to agree on
         rankings: list[list[Hit]] = []
-        if mode in ("text", "hybrid"):
+        if mode in ("text", "hybrid", "lexical"):
             rankings.append(self._text(question, lang, concepts, depth))
         if mode in ("dense", "hybrid"):
             rankings.append(self._dense(question, depth))
-        if mode in ("graph", "hybrid") and concepts:
+        if mode in ("graph", "hybrid", "lexical") and concepts:
             rankings.append(self.graph.passages(concepts, k=depth))
         fused = reciprocal_rank_fusion(rankings)[:k]
         evidence = Evidence(question=question, lang=lang, mode=mode, concepts=mentions)
         evidence.passages = [EvidencePassage(f"P{i}", passage, score, ranks)
                              for i, (passage, score, ranks) in enumerate(fused, start=1)]
-        if mode in ("graph", "hybrid") and facts_per_concept > 0:
+        if mode in ("graph", "hybrid", "lexical") and facts_per_concept > 0:
             facts = [f for c in dict.fromkeys(concepts) for f in self.graph.facts(c, lang, facts_per_concept)]
             evidence.facts = [EvidenceFact(f"T{i}", fact) for i, fact in enumerate(facts, start=1)]
         return evidence
