@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -10,38 +11,118 @@ from rich.table import Table
 
 from medkg.cli import State, _CountProgress, err, eval_app, out
 
+MODE_HELP = ("retrieval (no LLM: each option scored by the text index), zero-shot, rag (zero-shot with retrieved "
+             "evidence) or few-shot (verified traces as demonstrations); rag and few-shot also run zero-shot "
+             "as their baseline.")
+
 
 @eval_app.command("mcq")
 def eval_mcq(
     ctx: typer.Context,
-    dataset: list[str] = typer.Argument(..., help="MCQ files (MedQA/MedMCQA jsonl, HEAD-QA json) or HF dataset ids."),
-    mode: str = typer.Option("retrieval", help="retrieval (no LLM: each option scored by the text index)."),
+    dataset: list[str] = typer.Argument(..., help="MCQ files (MedQA/MedMCQA jsonl, HEAD-QA json, medkg jsonl) "
+                                                  "or HF dataset ids."),
+    mode: str = typer.Option("retrieval", help=MODE_HELP),
     split: Optional[str] = typer.Option(None, help="Split of a Hugging Face dataset (e.g. test, validation)."),
     limit: Optional[int] = typer.Option(None, help="First N questions per dataset."),
     sample: Optional[int] = typer.Option(None, help="A fixed random sample of N questions per dataset."),
-    seed: int = typer.Option(13, help="Seed of --sample."),
-    k: int = typer.Option(3, "-k", help="Passages per option (retrieval mode)."),
+    seed: int = typer.Option(13, help="Seed of --sample and of the few-shot demonstrations."),
+    k: int = typer.Option(3, "-k", help="Passages per option (retrieval) or of evidence (rag)."),
     backend: str = typer.Option("tantivy", help="Text index back-end."),
+    retrieval: str = typer.Option("lexical", help="Retrieval mode of rag (lexical = text + graph; hybrid needs "
+                                                  "the dense index)."),
+    generator: Optional[str] = typer.Option(None, help="default (SmolLM2-135M-Instruct, offline), a Hugging Face "
+                                                       "id / folder / .gguf, or an OpenAI-compatible server URL."),
+    generator_model: Optional[str] = typer.Option(None, help="Model name on the server (when it serves several)."),
+    traces: Optional[Path] = typer.Option(None, help="Trace JSONL whose verified traces are the few-shot demos."),
+    shots: int = typer.Option(3, help="Demonstrations in few-shot mode."),
+    baseline: bool = typer.Option(True, help="Run zero-shot beside rag / few-shot."),
+    predictions_out: Optional[Path] = typer.Option(None, "--predictions", help="Write per-question predictions (JSONL)."),
     subjects: bool = typer.Option(False, help="Also print accuracy per subject."),
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
-    """Accuracy per dataset, language (and subject) with 95% confidence intervals, beside chance."""
+    """Accuracy per dataset, language (and subject) with 95% confidence intervals, beside chance or the
+    no-retrieval / no-demonstration baseline."""
     from medkg.errors import MedkgError
     from medkg.rag.mcq import load_mcq, sample_items
     from medkg.rag.mcq_eval import MODES, accuracy_rows, retrieval_only
-    from medkg.rag.retrieve import open_text_index
 
     if mode not in MODES:
-        raise MedkgError(f"unknown mode {mode!r}: available now: {', '.join(MODES)}")
+        raise MedkgError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+    if mode == "few-shot" and traces is None:
+        raise MedkgError("few-shot needs --traces FILE (from `medkg traces generate`)")
     state: State = ctx.obj
     items = []
     for source in dataset:
         loaded = load_mcq(source, split=split, limit=limit)
         items.extend(sample_items(loaded, sample, seed) if sample else loaded)
-    text_index = open_text_index(state.settings, backend)
+    if not items:
+        raise MedkgError("no questions to evaluate")
+    runs: dict[str, list] = {}
+    usage = None
     with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
-        predictions = retrieval_only(items, text_index, k=k, progress=progress)
-    rows = accuracy_rows(items, predictions)
+        if mode == "retrieval":
+            from medkg.rag.retrieve import open_text_index
+
+            runs[mode] = retrieval_only(items, open_text_index(state.settings, backend), k=k, progress=progress)
+            _warn_unscored(items, runs[mode])
+        else:
+            runs, usage = _generator_runs(state, items, mode, progress, generator=generator,
+                                          generator_model=generator_model, traces=traces, shots=shots, seed=seed,
+                                          k=k, backend=backend, retrieval=retrieval, baseline=baseline)
+    if predictions_out:
+        _write_predictions(predictions_out, items, runs)
+    results = {name: accuracy_rows(items, predictions) for name, predictions in runs.items()}
+    shown = {name: [r for r in rows if subjects or r.subject == "all"] for name, rows in results.items()}
+    if fmt == "json":
+        summary = {name: round(sum(p.correct for p in preds) / len(items), 4) for name, preds in runs.items()}
+        document = {"mode": mode, "questions": len(items), "accuracy": summary[mode],
+                    "results": [{"mode": name, **asdict(r)} for name, rows in shown.items() for r in rows]}
+        if len(runs) > 1:
+            document["baseline"] = {"mode": "zero-shot", "accuracy": summary["zero-shot"]}
+        if usage:
+            document["usage"] = usage
+        out.print_json(json.dumps(document, ensure_ascii=False))
+        return
+    table = Table("mode", "dataset", "lang", "subject", "questions", "accuracy", "95% CI", "chance",
+                  header_style="bold", title=f"{mode}: {len(items)} questions")
+    for name, rows in shown.items():
+        for r in rows:
+            table.add_row(name, r.dataset, r.lang, r.subject, str(r.questions), f"{100 * r.accuracy:.1f}",
+                          f"{100 * r.ci_low:.1f}–{100 * r.ci_high:.1f}", f"{100 * r.chance:.1f}")
+    out.print(table)
+    if usage:
+        out.print(f"generator tokens: {usage['prompt_tokens']:,} prompt, {usage['completion_tokens']:,} generated, "
+                  f"{usage['requests']:,} requests")
+
+
+def _generator_runs(state: State, items, mode: str, progress, *, generator, generator_model, traces, shots, seed,
+                    k, backend, retrieval, baseline):
+    from medkg.rag.generators import open_generator
+    from medkg.rag.mcq_answer import answer_items, pick_demos, question_evidence
+
+    evidence_for = demos = None
+    if mode == "rag":
+        from medkg.rag.retrieve import Retriever, open_dense_index, open_text_index
+
+        retriever = Retriever(state.store(), open_text_index(state.settings, backend),
+                              open_dense_index(state.settings) if retrieval in ("dense", "hybrid") else None)
+        evidence_for = lambda item: question_evidence(retriever, item, mode=retrieval, k=k)  # noqa: E731
+    if mode == "few-shot":
+        from medkg.rag.trace_export import read_records
+
+        records = list(read_records(traces))
+        langs = {i.lang for i in items}
+        demos = pick_demos(records, shots, lang=next(iter(langs)) if len(langs) == 1 else None, seed=seed)
+    model = open_generator(generator, server_model=generator_model, cache_dir=state.settings.home / "models")
+    runs = {}
+    if mode != "zero-shot" and baseline:
+        runs["zero-shot"] = answer_items(items, model, mode="zero-shot", progress=progress("zero-shot", len(items)))
+    runs[mode] = answer_items(items, model, mode=mode, evidence_for=evidence_for, demos=demos or (),
+                              progress=progress(mode, len(items)))
+    return runs, model.usage.as_dict()
+
+
+def _warn_unscored(items, predictions) -> None:
     unscored: dict[str, int] = {}
     for item, prediction in zip(items, predictions):
         if not any(prediction.scores.values()):
@@ -49,16 +130,13 @@ def eval_mcq(
     for lang, count in unscored.items():
         err.print(f"[yellow]warning[/yellow]: {count} {lang} questions retrieved nothing for any option "
                   f"(are there {lang} passages in the index?); they count as wrong", highlight=False)
-    overall = [r for r in rows if r.subject == "all"]
-    if fmt == "json":
-        correct = sum(p.correct for p in predictions)
-        out.print_json(json.dumps({"mode": mode, "questions": len(items), "accuracy": round(correct / len(items), 4),
-                                   "results": [asdict(r) for r in (rows if subjects else overall)]},
-                                  ensure_ascii=False))
-        return
-    table = Table("dataset", "lang", "subject", "questions", "accuracy", "95% CI", "chance", header_style="bold",
-                  title=f"{mode}: {len(items)} questions")
-    for r in rows if subjects else overall:
-        table.add_row(r.dataset, r.lang, r.subject, str(r.questions), f"{100 * r.accuracy:.1f}",
-                      f"{100 * r.ci_low:.1f}–{100 * r.ci_high:.1f}", f"{100 * r.chance:.1f}")
-    out.print(table)
+
+
+def _write_predictions(path: Path, items, runs) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for name, predictions in runs.items():
+            for item, p in zip(items, predictions):
+                handle.write(json.dumps({"mode": name, "id": item.id, "dataset": item.dataset, "lang": item.lang,
+                                         "answer": item.answer, "predicted": p.predicted, "correct": p.correct,
+                                         "scores": p.scores, "evidence": p.evidence}, ensure_ascii=False) + "\n")

@@ -5,9 +5,8 @@ Modes built so far:
   MedQA and HEAD-QA papers): passages must match the option and are ranked by option + question; the
   option whose best k passages score highest wins.
   Printed beside chance (the mean of 1 / number of options), the no-retrieval floor for a method with no model.
-
-The generator-based modes (zero-shot, zero-shot with retrieval, few-shot with verified traces) come with the
-generators and traces; they are not offered until then.
+- zero-shot, rag (zero-shot with retrieved evidence) and few-shot (verified traces as demonstrations): a
+  generator answers (`medkg.rag.mcq_answer`); rag and few-shot are printed beside zero-shot, their baseline.
 """
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from typing import Callable, Sequence
 from medkg.errors import MedkgError
 from medkg.rag.mcq import MCQItem
 
-MODES = ("retrieval",)
+MODES = ("retrieval", "zero-shot", "rag", "few-shot")
 
 
 @dataclass(frozen=True)
