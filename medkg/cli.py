@@ -482,8 +482,8 @@ def _print_trace_demo(shown) -> None:
 
     record = shown.record
     item, trace, verdict = record.item, record.trace, record.verification
-    out.print(f"[bold]{item.id}[/bold] {item.question}\n{options_block(item)}\ngold: {item.answer}", highlight=False)
-    _print_evidence(record.evidence)
+    _print_evidence(record.evidence)  # its query is the question followed by the gold answer's text
+    out.print(f"[bold]{item.id}[/bold] options:\n{options_block(item)}\ngold answer: {item.answer}", highlight=False)
     state = "[green]verified[/green]" if verdict.passed else "[red]rejected[/red]: " + "; ".join(verdict.reasons)
     out.print(f"trace ({trace.generator}, attempt {trace.attempts}): {state}")
     out.print(trace.raw, markup=False, highlight=False)

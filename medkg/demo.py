@@ -143,3 +143,33 @@ def annotation_demo(store: GraphStore, home: Path, out_dir: Path, progress=None)
     report = annotate_paths([REPO / "examples" / "notes"], annotator, out_dir, ("jsonld", "html", "rdf"),
                             store=store, resume=False, progress=progress)
     return report, documents_mentioning(store, INFECTIOUS_DISEASE)
+
+
+@dataclass
+class TraceDemo:
+    record: object          # TraceRecord: the MedQA question, its evidence, the trace and the verifier's verdict
+    citations: list[dict]   # the trace's citations resolved to IRIs / URLs / offsets
+    translations: list      # TranslationResult per language, checked
+    usage: dict
+
+
+def trace_demo(store: GraphStore, home: Path, text_index, dense_index, *, attempts: int = 4) -> TraceDemo:
+    """The first question of examples/mcq/medqa_sample.jsonl: evidence for its gold answer, a trace from the
+    offline generator (resampled up to `attempts` times until the verifier passes one), and the question
+    translated to Italian and Spanish with the same generator, each translation checked."""
+    from medkg.rag.generators import GenerationConfig, TransformersGenerator
+    from medkg.rag.mcq import read_mcq
+    from medkg.rag.trace_export import trace_row
+    from medkg.rag.traces import answer_evidence, generate_traces
+    from medkg.rag.translate import translate_items
+
+    item = read_mcq(REPO / "examples" / "mcq" / "medqa_sample.jsonl", limit=1)[0]
+    retriever = Retriever(store, text_index, dense_index)
+    mode = "hybrid" if dense_index is not None and len(dense_index) else "lexical"
+    generator = TransformersGenerator.load(None, cache_dir=home / "models")
+    config = GenerationConfig(max_new_tokens=256, repetition_penalty=1.1, seed=13)
+    record = next(generate_traces([item], lambda i: answer_evidence(retriever, i, mode=mode), generator,
+                                  config=config, batch_size=1, attempts=attempts))
+    translations = [translate_items([item], generator, lang)[0] for lang in ("it", "es")]
+    return TraceDemo(record, trace_row(record, retrieval_mode=mode)["citations"], translations,
+                     generator.usage.as_dict())
