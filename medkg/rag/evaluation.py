@@ -48,6 +48,9 @@ from medkg.rag.dense import DenseIndex, Encoder, encoder_for
 from medkg.language import SUPPORTED
 from medkg.rag.retrieve import MODES, Retriever, build_indexes
 
+# What an evaluation scores unless asked: `lexical` is text + graph fused, which these four already cover.
+DEFAULT_MODES = ("text", "dense", "hybrid", "graph")
+
 ONTOLOGIES = Path(medkg.__file__).resolve().parents[1] / "ontologies"
 RECALL_AT = (1, 5, 20)
 DEFAULT_LIMIT = 200
@@ -331,7 +334,8 @@ def workspace_dir(workdir: Path, corpus: QASet) -> Path:
 
 # -- evaluation ---------------------------------------------------------------------------------------------
 
-def evaluate(questions_set: QASet, corpus_set: QASet, retriever: Retriever, modes: Sequence[str] = MODES,
+def evaluate(questions_set: QASet, corpus_set: QASet, retriever: Retriever,
+             modes: Sequence[str] = DEFAULT_MODES,
              k_max: int = 20, *, limit: int | None = None, seed: int = DEFAULT_SEED,
              keys: dict[str, str] | None = None, progress: Progress | None = None) -> list[RetrievalScore]:
     """Score each mode on questions of `questions_set` against the paragraphs of `corpus_set`, which
@@ -370,7 +374,7 @@ def evaluate(questions_set: QASet, corpus_set: QASet, retriever: Retriever, mode
 
 
 def evaluate_retrieval(question_files: Sequence[str | Path | QASet], *, corpus_file: str | Path | QASet | None = None,
-                       modes: Sequence[str] = MODES, limit: int | None = DEFAULT_LIMIT,
+                       modes: Sequence[str] = DEFAULT_MODES, limit: int | None = DEFAULT_LIMIT,
                        workdir: str | Path | None = None, progress: Progress | None = None,
                        seed: int = DEFAULT_SEED, model: str | None = None) -> list[RetrievalScore]:
     """`medkg eval retrieval`: score each mode on each question file.
