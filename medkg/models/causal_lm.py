@@ -62,6 +62,9 @@ def load_causal_lm(source: CausalLMSource, *, cache_dir: Path | None = None, dty
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_dtype = getattr(torch, dtype)
+    adapter = Path(source.location) / "adapter_config.json"
+    if adapter.is_file():  # a LoRA adapter (e.g. from `medkg train sft`): its base, the adapter merged in
+        return _load_adapter(adapter.parent, cache_dir=cache_dir, dtype=dtype)
     cached = cache_dir / _safe(source.name) if cache_dir is not None and source.gguf_file else None
     try:
         if cached is not None and (cached / "config.json").is_file():
@@ -78,6 +81,23 @@ def load_causal_lm(source: CausalLMSource, *, cache_dir: Path | None = None, dty
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation continues the right end of every row in a batch
+    model.eval()
+    return model, tokenizer
+
+
+def _load_adapter(folder: Path, *, cache_dir: Path | None, dtype: str):
+    import json
+
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    model, _ = load_causal_lm(resolve_source(base or DEFAULT_GENERATOR), cache_dir=cache_dir, dtype=dtype)
+    model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()  # merged: plain-model speed
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
     model.eval()
     return model, tokenizer
 
