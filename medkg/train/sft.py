@@ -23,7 +23,8 @@ from medkg.models.device import pick_device
 from medkg.rag.generators import ChatMessage
 from medkg.rag.trace_export import read_records
 from medkg.rag.traces import TraceRecord, evidence_block, options_block
-from medkg.train.runs import hardware_record, loss_curve, time_limit_callback, train_resumable
+from medkg.train.runs import (file_fingerprint, hardware_record, loss_curve, time_limit_callback,
+                              train_resumable)
 
 SFT_RECORD = "medkg_sft.json"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -126,7 +127,7 @@ class _Collator:
 
 
 def _fingerprint(files: list[Path], ids: list[str]) -> dict:
-    return {"files": {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files},
+    return {"files": {str(f): file_fingerprint(f) for f in files},
             "ids_sha256": hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest(), "questions": len(ids)}
 
 
