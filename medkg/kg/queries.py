@@ -6,13 +6,13 @@ VALUES block (see ``bind_as_values``), so a label with quotes, braces or ``} ; D
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyoxigraph import Literal, NamedNode
 
 from medkg.errors import MedkgError
 from medkg.kg import namespaces as ns
-from medkg.kg.store import GraphStore, QueryResult
+from medkg.kg.store import GraphStore, QueryResult, bind_as_values
 
 _NAME_PREDICATES = ("rdfs:label skos:altLabel skos:prefLabel oboInOwl:hasExactSynonym oboInOwl:hasRelatedSynonym "
                     "oboInOwl:hasBroadSynonym oboInOwl:hasNarrowSynonym")
@@ -38,6 +38,7 @@ class SavedQuery:
     description: str
     params: tuple[Param, ...]
     sparql: str
+    example: dict[str, str] = field(default_factory=dict, hash=False)  # arguments that answer on the demo graph
 
 
 _CONCEPT = Param("concept", "concept", "a CURIE (DOID:399, HP:0001945, wd:Q12204) or an IRI")
@@ -57,7 +58,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
          && LCASE(STR(?name)) = LCASE(STR(?text)))
   MINUS {{ ?concept a schema:Article }}
   {_label("?concept", "label_en")}
-}} ORDER BY ?concept ?via"""),
+}} ORDER BY ?concept ?via""",
+        {"text": "Tubercolosi", "lang": "it"}),
     SavedQuery(
         "labels",
         "Every name of a concept, per language, with the translation status where one is recorded.",
@@ -68,7 +70,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
   BIND(LANG(?name) AS ?lang)
   OPTIONAL {{ ?axiom owl:annotatedSource ?concept ; owl:annotatedProperty ?via ; owl:annotatedTarget ?name ;
                     medkg:translationStatus ?status }}
-}} ORDER BY ?lang ?via ?name"""),
+}} ORDER BY ?lang ?via ?name""",
+        {"concept": "HP:0001945"}),
     SavedQuery(
         "by-xref",
         "Concepts carrying a cross-reference, e.g. ICD10CM:A15.0, UMLS:C0041296, MESH:D014376.",
@@ -76,12 +79,14 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
         f"""SELECT DISTINCT ?concept ?label_en WHERE {{
   ?concept oboInOwl:hasDbXref ?xref .
   {_label("?concept", "label_en")}
-}} ORDER BY ?concept"""),
+}} ORDER BY ?concept""",
+        {"xref": "ICD10CM:B54"}),
     SavedQuery(
         "xrefs",
         "The cross-references of a concept (ICD-10, UMLS, MeSH, SNOMED, OMIM, ...).",
         (_CONCEPT,),
-        """SELECT ?xref WHERE { ?concept oboInOwl:hasDbXref ?xref } ORDER BY ?xref"""),
+        """SELECT ?xref WHERE { ?concept oboInOwl:hasDbXref ?xref } ORDER BY ?xref""",
+        {"concept": "DOID:399"}),
     SavedQuery(
         "ancestors",
         "All superclasses of a concept, nearest first by depth.",
@@ -90,7 +95,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
   ?concept rdfs:subClassOf+ ?ancestor .
   ?concept rdfs:subClassOf* ?mid . ?mid rdfs:subClassOf+ ?ancestor .
   {_label("?ancestor", "label_en")}
-}} GROUP BY ?ancestor ?label_en ORDER BY ?depth ?ancestor"""),
+}} GROUP BY ?ancestor ?label_en ORDER BY ?depth ?ancestor""",
+        {"concept": "DOID:8622"}),
     SavedQuery(
         "descendants",
         "All subclasses of a concept.",
@@ -98,7 +104,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
         f"""SELECT DISTINCT ?descendant ?label_en WHERE {{
   ?descendant rdfs:subClassOf+ ?concept .
   {_label("?descendant", "label_en")}
-}} ORDER BY ?descendant"""),
+}} ORDER BY ?descendant""",
+        {"concept": "DOID:0050117"}),
     SavedQuery(
         "equivalents",
         "Concepts in other sources matched to this one, with the shared cross-references as evidence.",
@@ -109,7 +116,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
   OPTIONAL {{ ?axiom owl:annotatedProperty ?relation ; medkg:sharedXref ?xref ;
                      owl:annotatedSource|owl:annotatedTarget ?concept , ?match . FILTER(?match != ?concept) }}
   {_label("?match", "label_en")}
-}} GROUP BY ?match ?relation ?label_en ORDER BY ?relation ?match"""),
+}} GROUP BY ?match ?relation ?label_en ORDER BY ?relation ?match""",
+        {"concept": "wd:Q12204"}),
     SavedQuery(
         "passages",
         "Wikipedia passages that mention a concept, its exact matches in other sources, or any of their "
@@ -120,7 +128,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
   ?mentioned rdfs:subClassOf* ?same .
   ?passage schema:mentions ?mentioned ; schema:text ?text ; schema:isPartOf ?article .
   ?article a schema:Article .
-} ORDER BY ?article ?passage"""),
+} ORDER BY ?article ?passage""",
+        {"concept": "DOID:8622"}),
     SavedQuery(
         "articles",
         "Wikipedia articles about a concept, in any language, through Wikidata and the cross-source matches.",
@@ -129,7 +138,8 @@ SAVED_QUERIES: dict[str, SavedQuery] = {q.name: q for q in [
   ?concept (skos:exactMatch|^skos:exactMatch)? ?item .
   ?article schema:about ?item ; schema:inLanguage ?lang .
   OPTIONAL { ?article schema:name ?title }
-} ORDER BY ?lang ?article"""),
+} ORDER BY ?lang ?article""",
+        {"concept": "DOID:399"}),
 ]}
 
 _CURIE = re.compile(r"^([A-Za-z][\w.-]*):([^\s<>\"{}|\\^`]+)$")
@@ -184,6 +194,11 @@ def bind_arguments(query: SavedQuery, arguments: dict[str, str]) -> dict[str, Na
         else:
             bound[param.name] = Literal(value)
     return bound
+
+
+def example_sparql(query: SavedQuery) -> str:
+    """The query with its example arguments bound (a VALUES block), ready to paste into an editor."""
+    return bind_as_values(query.sparql, bind_arguments(query, query.example))
 
 
 def saved_query(name: str) -> SavedQuery:

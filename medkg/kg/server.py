@@ -8,15 +8,22 @@ Oxigraph cannot cancel a running query, so a read-only server over an embedded s
 child process on a read-only view of the store and kills it at the deadline (about 30 ms of overhead a query).
 A server that accepts updates shares one writer and runs queries in-process: past the deadline the client
 gets its error at once, but the evaluation finishes in the background.
+
+Other GET paths go to an optional `Pages` object (the evidence explorer, `medkg.explorer`, is one): kg knows
+nothing of it beyond this small protocol, and pages run user queries through the same isolated, time-limited
+path as the endpoint (`PageRequest.run_query`).
 """
 from __future__ import annotations
 
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import pyoxigraph as ox
@@ -111,14 +118,43 @@ class IsolatedQueries:
         return payload, media_type
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """A GET for a page: the path, its query parameters, and the endpoint's own way of running a user query
+    (isolated and time-limited exactly like ``/sparql``; raises `QueryTimeout` or `MedkgError`)."""
+
+    path: str
+    params: dict[str, list[str]]
+    run_query: Callable[[str, ox.QueryResultsFormat, ox.RdfFormat], tuple[bytes, str]]
+
+    def param(self, name: str, default: str = "") -> str:
+        values = self.params.get(name)
+        return values[0] if values else default
+
+
+@dataclass(frozen=True)
+class PageResponse:
+    status: int
+    body: bytes
+    media_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Pages(Protocol):
+    """What the server asks of a set of pages: a response for a GET, or None when the path is not theirs."""
+
+    def handle(self, request: PageRequest) -> PageResponse | None: ...
+
+
 class SparqlServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, store: GraphStore, host: str = "127.0.0.1", port: int = 7878, *,
-                 allow_update: bool = False, timeout: float = 30.0) -> None:
+                 allow_update: bool = False, timeout: float = 30.0, pages: Pages | None = None) -> None:
         self.store = store
         self.allow_update = allow_update
         self.query_timeout = timeout
+        self.pages = pages
         self.queries = store
         if not allow_update and isinstance(store, OxigraphStore) and store.path is not None:
             store.flush()  # so the read-only views see everything
@@ -126,9 +162,19 @@ class SparqlServer(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/sparql"
+        return f"http://{host}:{port}/"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "sparql"
+
+    def run_query(self, sparql: str, results_format: ox.QueryResultsFormat = ox.QueryResultsFormat.JSON,
+                  graph_format: ox.RdfFormat = ox.RdfFormat.N_TRIPLES) -> tuple[bytes, str]:
+        """A user's query, serialized, under the endpoint's isolation and time limit."""
+        return self.queries.query_serialized(sparql, results_format=results_format, graph_format=graph_format,
+                                             timeout=self.query_timeout)
 
     def start_background(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="medkg-sparql", daemon=True)
@@ -147,14 +193,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         url = urlsplit(self.path)
-        if url.path not in ("/sparql", "/sparql/"):
-            return self._send_text(HTTPStatus.NOT_FOUND, "the SPARQL endpoint is at /sparql\n")
         params = parse_qs(url.query, keep_blank_values=True)
+        if url.path not in ("/sparql", "/sparql/"):
+            return self._page(url.path, params)
         if "update" in params:
             return self._send_text(HTTPStatus.BAD_REQUEST, "updates must be sent with POST\n")
         if "query" not in params:
             return self._send_text(HTTPStatus.OK, "medkg SPARQL 1.1 endpoint: GET or POST ?query=...\n")
         self._query(params["query"][0])
+
+    def do_HEAD(self) -> None:  # noqa: N802 - same headers as GET, no body (`_send` knows)
+        self.do_GET()
 
     def do_POST(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
@@ -180,6 +229,18 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send_text(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"unsupported Content-Type {content_type}\n")
 
     # -- work -----------------------------------------------------------------------------------------------
+
+    def _page(self, path: str, params: dict[str, list[str]]) -> None:
+        response = None
+        if self.server.pages is not None:
+            try:
+                response = self.server.pages.handle(PageRequest(path, params, self.server.run_query))
+            except Exception:  # noqa: BLE001 - a page bug must not take the endpoint down; the log has it
+                log.exception("page %s failed", path)
+                return self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR, "this page failed; see the server log\n")
+        if response is None:
+            return self._send_text(HTTPStatus.NOT_FOUND, "the SPARQL endpoint is at /sparql\n")
+        self._send(HTTPStatus(response.status), response.body, response.media_type, response.headers)
 
     def _query(self, sparql: str) -> None:
         results_format, graph_format = _negotiate(self.headers.get("Accept"))
@@ -207,8 +268,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_text(self, status: HTTPStatus, text: str) -> None:
         self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
 
-    def _send(self, status: HTTPStatus, body: bytes, media_type: str | None) -> None:
+    def _send(self, status: HTTPStatus, body: bytes, media_type: str | None,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if media_type:
             self.send_header("Content-Type", media_type if "charset" in media_type or not media_type.startswith(
                 ("text/", "application/sparql-results", "application/json")) else f"{media_type}; charset=utf-8")
@@ -219,9 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(store: GraphStore, host: str = "127.0.0.1", port: int = 7878, *, allow_update: bool = False,
-          timeout: float = 30.0) -> SparqlServer:
+          timeout: float = 30.0, pages: Pages | None = None) -> SparqlServer:
     """Create the server (bound, not yet serving). Call ``serve_forever()`` or ``start_background()``."""
     try:
-        return SparqlServer(store, host, port, allow_update=allow_update, timeout=timeout)
+        return SparqlServer(store, host, port, allow_update=allow_update, timeout=timeout, pages=pages)
     except OSError as err:
         raise MedkgError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None

@@ -66,7 +66,8 @@ def bind_as_values(sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal]) 
     names = " ".join(f"?{name}" for name in bindings)
     terms = " ".join(str(value) for value in bindings.values())
     at = opening.end()
-    return f"{sparql[:at]} VALUES ({names}) {{ ({terms}) }} {sparql[at:]}"
+    # on a line of its own, so the query still reads well where a person sees it (the explorer's editor)
+    return f"{sparql[:at]}\n  VALUES ({names}) {{ ({terms}) }}{sparql[at:]}"
 
 
 def _check_bindings(bindings: dict[str, object] | None) -> dict[str, ox.NamedNode | ox.Literal]:
