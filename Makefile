@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.medkg-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Builds the graph from what ships in ontologies/ and examples/ (offline) and answers saved queries.
+# Builds the graph from what ships in ontologies/ and examples/ (offline), answers saved queries, retrieves,
+# annotates and writes a trace; ends by printing the explorer's URL. `make demo SERVE=1` then serves it.
 demo: setup
-	$(BIN)/medkg --home .medkg/demo demo
+	$(BIN)/medkg --home .medkg/demo demo $(if $(SERVE),--serve)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -31,6 +32,14 @@ test: setup
 bench: setup
 	$(BIN)/python bench/bench_kg.py
 	$(BIN)/python bench/bench_annotate.py
+
+# The explorer's browser tests use Debian's chromium and its chromedriver (they skip, saying so, without them).
+# Needs root; CI (.ci/run) runs it before `make test`.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 clean:
 	rm -rf .medkg bench/.work

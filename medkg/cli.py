@@ -269,15 +269,27 @@ def kg_serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; the default keeps the endpoint local."),
     allow_update: bool = typer.Option(False, "--allow-update", help="Accept SPARQL Update requests."),
     timeout: Optional[float] = typer.Option(None, help="Seconds a query may run (default: query_timeout setting)."),
+    explorer: bool = typer.Option(True, "--explorer/--no-explorer",
+                                  help="Also serve the evidence explorer (HTML pages) at http://HOST:PORT/."),
 ) -> None:
-    """Serve the graph over the SPARQL 1.1 Protocol at http://HOST:PORT/sparql."""
+    """Serve the graph over the SPARQL 1.1 Protocol at http://HOST:PORT/sparql, and the evidence explorer
+    (search, concept and document pages, a SPARQL editor) at http://HOST:PORT/."""
     from medkg.kg.server import serve
 
     state: State = ctx.obj
-    server = serve(state.store(), host, port, allow_update=allow_update,
-                   timeout=timeout or state.settings.query_timeout)
+    store = state.store()
+    pages = None
+    if explorer:
+        from medkg.explorer import Explorer
+
+        pages = Explorer(store)
+    server = serve(store, host, port, allow_update=allow_update, timeout=timeout or state.settings.query_timeout,
+                   pages=pages)
     mode = "read-write" if allow_update else "read-only"
-    err.print(f"SPARQL endpoint ({mode}) at {server.url}  — Ctrl+C to stop")
+    err.print(f"SPARQL endpoint ({mode}) at {server.url}")
+    if explorer:
+        err.print(f"Evidence explorer at {server.base_url}  (open it in a browser)")
+    err.print("Ctrl+C to stop")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -421,8 +433,14 @@ def eval_retrieval(
 
 
 @app.command("demo")
-def demo(ctx: typer.Context) -> None:
-    """Build the graph from what ships with medkg and answer saved queries in English, Italian and Spanish."""
+def demo(
+    ctx: typer.Context,
+    serve_after: bool = typer.Option(False, "--serve", help="Then serve the endpoint and the evidence explorer "
+                                     "(as `medkg kg serve`) until Ctrl+C."),
+    port: int = typer.Option(7878, help="Port for --serve and for the URL printed at the end."),
+) -> None:
+    """Build the graph from what ships with medkg and answer saved queries in English, Italian and Spanish;
+    retrieve, annotate the sample notes and write a trace; end with the evidence explorer's URL."""
     from medkg.demo import run_demo
 
     from medkg.demo import retrieval_demo
@@ -474,6 +492,16 @@ def demo(ctx: typer.Context) -> None:
     shown = trace_demo(state.store(), state.settings.home, open_text_index(state.settings),
                        open_dense_index(state.settings))
     _print_trace_demo(shown)
+
+    url = f"http://127.0.0.1:{port}/"
+    out.print("\n[bold]Evidence explorer[/bold]: search concepts in any language, open concept and document pages, "
+              "run saved queries in the SPARQL editor.")
+    if serve_after:
+        kg_serve(ctx, port=port, host="127.0.0.1", allow_update=False, timeout=None, explorer=True)
+    else:
+        home = state.settings.home
+        out.print(f"Run [bold]medkg --home {home} kg serve[/bold] (or [bold]make demo SERVE=1[/bold]), then open "
+                  f"{url}", highlight=False)
 
 
 def _print_trace_demo(shown) -> None:

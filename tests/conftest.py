@@ -95,3 +95,70 @@ def small_generator(generator_cache):
     from medkg.rag.generators import TransformersGenerator
 
     return TransformersGenerator.load(None, cache_dir=generator_cache, device="cpu")
+
+
+# -- the evidence explorer's graph: the demo graph, two annotated notes (one hostile) and a hostile concept ------
+
+EXPLORER_NOTE = ("Sputum smear was positive and pulmonary tuberculosis was confirmed.\n"
+                 "He has no fever. Started on isoniazid.")
+HOSTILE_NOTE = 'Pt <script>alert("doc")</script> has <b>fever</b> & "chills".'
+HOSTILE_TURTLE = """@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<https://example.org/evil> rdfs:label "<img src=x onerror=alert(1)> fièvre maligne"@fr ;
+    rdfs:subClassOf <http://purl.obolibrary.org/obo/DOID_399> ;
+    rdfs:seeAlso <javascript:alert(1)> .
+"""
+
+
+def explorer_documents():
+    """Two annotated documents built as records, linked to concepts of the demo graph: a note with a nested
+    span, a negated finding and an unlinked medication, and a note whose text is hostile HTML."""
+    from medkg.extract.records import Annotation, Assertion, ConceptLink, Document
+    from medkg.kg import namespaces as ns
+
+    def span(doc, phrase, type_, link=None, status="present", cues=()):
+        start = doc.text.index(phrase)
+        return Annotation(doc.id, start, start + len(phrase), phrase, type_, 1.5, doc.lang,
+                          question=f"Which {type_}?", assertion=Assertion(status, frozenset({status} - {"present"}), cues),
+                          links=(link,) if link else ())
+
+    note = Document("note_tb", EXPLORER_NOTE, "en")
+    tb = ConceptLink(ns.OBO + "DOID_2957", "pulmonary tuberculosis", 0.97, "DOID", ("UMLS:C0041327",))
+    fever = ConceptLink(ns.OBO + "HP_0001945", "Fever", 0.99, "HP")
+    hostile = Document("evil <doc>", HOSTILE_NOTE, "en")
+    return [
+        (note, [span(note, "pulmonary tuberculosis", "problem", tb),
+                span(note, "tuberculosis", "finding"),
+                span(note, "fever", "problem", fever, "negated", ("no",)),
+                span(note, "isoniazid", "medication")]),
+        (hostile, [span(hostile, '<script>alert("doc")</script>', "problem"),
+                   span(hostile, "fever", "problem", fever)]),
+    ]
+
+
+@pytest.fixture(scope="session")
+def explorer_store(tmp_path_factory):
+    from medkg.extract.rdf import store_annotations
+    from medkg.kg.loading import load_paths
+
+    folder = tmp_path_factory.mktemp("explorer")
+    (folder / "hostile.ttl").write_text(HOSTILE_TURTLE, encoding="utf-8")
+    s = OxigraphStore(folder / "store", query_timeout=60)
+    load_paths(s, [REPO / "ontologies", REPO / "examples", folder / "hostile.ttl"])
+    for doc, annotations in explorer_documents():
+        store_annotations(s, doc, annotations)
+    s.flush()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def explorer_server(explorer_store):
+    """`medkg kg serve` as the CLI starts it: read-only endpoint plus the explorer, on a free port."""
+    from medkg.explorer import Explorer
+    from medkg.kg.server import serve
+
+    server = serve(explorer_store, port=0, timeout=20, pages=Explorer(explorer_store))
+    server.start_background()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -47,10 +47,22 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _template() -> jinja2.Template:
-    source = resources.files("medkg.extract").joinpath("templates", "annotations.html.j2").read_text(
-        encoding="utf-8")
+def _template(name: str = "annotations.html.j2") -> jinja2.Template:
+    source = resources.files("medkg.extract").joinpath("templates", name).read_text(encoding="utf-8")
     return _environment().from_string(source)
+
+
+def type_legend(type_names: Sequence[str], counts: Counter | None = None) -> list[dict]:
+    """Index, colour and count per concept type, in the order given (the index names the ``t<n>`` class)."""
+    return [{"index": i, "name": name, "colour": type_colour(i), "count": (counts or Counter())[name]}
+            for i, name in enumerate(type_names)]
+
+
+def annotation_css(legend: Sequence[dict], max_layer: int) -> Markup:
+    """The stylesheet rules for annotation spans (colours per type, layers, assertion styles); shared by this
+    view and the explorer's document page so a span looks the same in both."""
+    css = _template("annotation_styles.css.j2").render(types=legend, layers=list(range(max_layer + 1)))
+    return Markup(css)  # noqa: S704 - rendered from our own template with colours and integers only
 
 
 def escape_text(text: str) -> str:
@@ -104,8 +116,12 @@ def hover_title(ann: Annotation) -> str:
     return "\n".join(lines)
 
 
-def _markup(doc: Document, annotations: Sequence[Annotation], type_index: dict[str, int], key_prefix: str) -> str:
-    """The document text with properly nested annotation spans (see the module docstring)."""
+def markup(doc: Document, annotations: Sequence[Annotation], type_index: dict[str, int], key_prefix: str,
+           href: Callable[[Annotation], str | None] | None = None) -> Markup:
+    """The document text with properly nested annotation spans (see the module docstring).
+
+    With ``href``, a span whose annotation gets a URL carries it as ``data-href`` and is focusable, for a
+    page script to follow on click or Enter (spans nest, and links inside links are not valid HTML)."""
     text = doc.text
     layers = assign_layers(annotations)
     shown = [i for i, a in enumerate(annotations) if a.end > a.start]
@@ -119,7 +135,9 @@ def _markup(doc: Document, annotations: Sequence[Annotation], type_index: dict[s
         classes = f"ann t{type_index[ann.type]} L{layers[i]} {_status_class(ann.assertion.status)}"
         if continued:
             classes += " cont"
-        return (f'<span class="{classes}" data-ann="{key_prefix}-{ann.id}" '
+        target = href(ann) if href else None
+        link = f' data-href="{html.escape(target, quote=True)}" tabindex="0" role="link"' if target else ""
+        return (f'<span class="{classes}" data-ann="{key_prefix}-{ann.id}"{link} '
                 f'title="{html.escape(hover_title(ann), quote=True)}">')
 
     out: list[str] = []
@@ -143,7 +161,7 @@ def _markup(doc: Document, annotations: Sequence[Annotation], type_index: dict[s
             stack.append(i)
     if stack:  # cannot happen: every span ends at a position <= len(text)
         raise AssertionError("unclosed annotation spans")
-    return "".join(out)
+    return Markup("".join(out))  # noqa: S704 - the text is escaped piece by piece above
 
 
 def render_html(docs_and_annotations: Sequence[tuple[Document, Sequence[Annotation]]],
@@ -173,16 +191,16 @@ def render_html(docs_and_annotations: Sequence[tuple[Document, Sequence[Annotati
                 "link_score": _number(concept.score) if concept else "", "score": _number(ann.score),
             })
         documents.append({"id": doc.id, "lang": doc.lang, "text_length": len(doc.text), "rows": rows,
-                          "markup": Markup(_markup(doc, anns, type_index, str(n)))})
+                          "markup": markup(doc, anns, type_index, str(n))})
     version = getattr(medkg, "__version__", "")
+    legend = type_legend(type_names, counts)
     return _template().render(
         title=title,
         generator=f"medkg {version}".strip(),
         documents=documents,
         total=sum(len(anns) for _, anns in pairs),
-        types=[{"index": i, "name": name, "colour": type_colour(i), "count": counts[name]}
-               for i, name in enumerate(type_names)],
-        layers=list(range(max_layer + 1)),
+        types=legend,
+        annotation_css=annotation_css(legend, max_layer),
         line_height=f"{1.9 + 0.3 * max_layer:.1f}",
     )
 
@@ -194,4 +212,5 @@ def write_html(docs_and_annotations: Sequence[tuple[Document, Sequence[Annotatio
     return path
 
 
-__all__ = ["assign_layers", "escape_text", "hover_title", "render_html", "write_html"]
+__all__ = ["annotation_css", "assign_layers", "escape_text", "hover_title", "markup", "render_html", "type_legend",
+           "write_html"]
