@@ -117,9 +117,9 @@ def explorer_documents():
 
     def span(doc, phrase, type_, link=None, status="present", cues=()):
         start = doc.text.index(phrase)
+        assertion = Assertion(status, frozenset({status} - {"present"}), cues)
         return Annotation(doc.id, start, start + len(phrase), phrase, type_, 1.5, doc.lang,
-                          question=f"Which {type_}?", assertion=Assertion(status, frozenset({status} - {"present"}), cues),
-                          links=(link,) if link else ())
+                          question=f"Which {type_}?", assertion=assertion, links=(link,) if link else ())
 
     note = Document("note_tb", EXPLORER_NOTE, "en")
     tb = ConceptLink(ns.OBO + "DOID_2957", "pulmonary tuberculosis", 0.97, "DOID", ("UMLS:C0041327",))

@@ -126,6 +126,8 @@ def test_concept_page_shows_names_definition_hierarchy_xrefs_matches_passages_an
     assert "/concept?iri=" + quote(ns.WD + "Q12204", safe="") in page.hrefs()       # matched Wikidata item
     assert "https://en.wikipedia.org/wiki/Tuberculosis" in page.hrefs()            # article about it
     assert 'id="passages"' in text and "Mycobacterium" in text                     # passages mentioning it
+    passages = text[text.index('id="passages"'):text.index('id="documents"')]
+    assert "English Wikipedia (2015 revisions)" in passages and "CC-BY-SA-3.0" in passages  # with attribution
     # the note mentions pulmonary tuberculosis (DOID:2957), a subclass: it is listed, linked to its page
     assert f"/document?iri={quote(NOTE_IRI, safe='/')}" in page.hrefs()
     assert "Human Disease Ontology, infectious disease slim" in text               # provenance of statements
@@ -162,7 +164,7 @@ def test_untrusted_text_labels_and_iris_are_escaped(client):
     for response in (get(client, "/document", iri=HOSTILE_IRI), get(client, "/concept", iri="https://example.org/evil"),
                      get(client, "/concept", iri="DOID:399"), get(client, "/documents"),
                      get(client, "/search", q="fièvre maligne"), get(client, "/search", q='<script>alert(1)</script>'),
-                     get(client, "/query", query="SELECT * WHERE { ?s ?p ?o FILTER(?s = <https://example.org/evil>) }")):
+                     get(client, "/query", query="SELECT * { ?s ?p ?o FILTER(?s = <https://example.org/evil>) }")):
         assert "<script>alert" not in response.text and "<img src=x" not in response.text
         assert 'href="javascript:' not in response.text.lower()
         assert "<b>fever</b>" not in response.text
@@ -249,3 +251,26 @@ def test_kg_serve_serves_the_explorer_unless_told_not_to(tmp_path, explorer_flag
         server.terminate()
         _, stderr = server.communicate(timeout=30)
     assert ("Evidence explorer at" in stderr) == (explorer_flag == "--explorer")
+
+
+def test_the_explorer_works_over_a_remote_sparql_store(explorer_server):
+    """`medkg --endpoint URL kg serve`: the pages read a remote SPARQL 1.1 store (here: our own endpoint)."""
+    from medkg.explorer import Explorer
+    from medkg.kg.server import serve
+    from medkg.kg.store import SparqlEndpointStore
+
+    remote = SparqlEndpointStore(explorer_server.url, query_timeout=30)
+    server = serve(remote, port=0, pages=Explorer(remote))
+    server.start_background()
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=60) as remote_client:
+            text = get(remote_client, "/concept", iri="DOID:399").text
+            assert "<h1>tuberculosis</h1>" in text and "A primary bacterial infectious disease" in text
+            assert f"/document?iri={quote(NOTE_IRI, safe='/')}" in Page(text).hrefs()
+            assert Page(get(remote_client, "/document", iri=NOTE_IRI).text).doc_text == EXPLORER_NOTE
+            assert "Febbre" in get(remote_client, "/query", example="labels").text
+            hits = Page(get(remote_client, "/search", q="sarampion").text).hrefs()
+            assert "/concept?iri=" + quote(ns.WD + "Q79793", safe="") in hits
+    finally:
+        server.shutdown()
+        server.server_close()

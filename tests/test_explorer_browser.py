@@ -104,7 +104,8 @@ def test_open_a_document_and_click_a_highlighted_span(browser, explorer_server, 
                for span in browser.find_elements(By.CSS_SELECTOR, ".doc-text .ann.L0")}
     assert len(colours) >= 2  # one colour per concept type
     shots(browser, "document")
-    span = browser.find_element(By.CSS_SELECTOR, f'.ann[data-href="/concept?iri={quote(ns.OBO + "DOID_2957", safe="")}"]')
+    href = "/concept?iri=" + quote(ns.OBO + "DOID_2957", safe="")
+    span = browser.find_element(By.CSS_SELECTOR, f'.ann[data-href="{href}"]')
     span.click()                                                                 # followed by the page's script
     wait(browser, EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "pulmonary tuberculosis"))
     assert console_errors(browser) == []

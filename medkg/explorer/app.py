@@ -127,8 +127,9 @@ class Explorer:
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("medkg.explorer", "templates"), autoescape=True,
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(concept_href=concept_href, external_href=external_href, curie=compact_iri,
-                                      cell=cell, cell_for_iri=lambda iri: cell(ox.NamedNode(iri)), version=getattr(medkg, "__version__", ""))
+        self.templates.globals.update(
+            concept_href=concept_href, external_href=external_href, curie=compact_iri, cell=cell,
+            cell_for_iri=lambda iri: cell(ox.NamedNode(iri)), version=getattr(medkg, "__version__", ""))
 
     # -- dispatch ---------------------------------------------------------------------------------------
 

@@ -229,6 +229,7 @@ class PassageHit:
     mentioned: str           # the concept the passage mentions (this one, a match, or a descendant)
     mentioned_label: str
     direct: bool             # mentions this concept or one matched to it, not a descendant
+    source: Source | None    # the Wikipedia dump it comes from (its licence asks for attribution)
 
 
 @dataclass(frozen=True)
@@ -303,8 +304,8 @@ def _definitions(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> 
 
 
 def _hierarchy(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> tuple[list[Related], list[Related], bool]:
-    parents = store.query("""SELECT DISTINCT ?x ?g WHERE { GRAPH ?g { ?concept rdfs:subClassOf ?x } FILTER(isIRI(?x)) }""",
-                          bindings={"concept": concept})
+    parents = store.query("""SELECT DISTINCT ?x ?g WHERE {
+  GRAPH ?g { ?concept rdfs:subClassOf ?x } FILTER(isIRI(?x)) }""", bindings={"concept": concept})
     children = store.query(f"""SELECT DISTINCT ?x ?g WHERE {{ GRAPH ?g {{ ?x rdfs:subClassOf ?concept }} }}
 LIMIT {MAX_CHILDREN + 1}""", bindings={"concept": concept})
     labels = display_labels(store, [r["x"].value for r in parents.rows + children.rows])
@@ -343,13 +344,14 @@ def _articles(store: GraphStore, concept: ox.NamedNode) -> list[Related]:
                     None, row["lang"].value) for row in rows]
 
 
-def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related]) -> list[PassageHit]:
+def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related], sources: Sources) -> list[PassageHit]:
     # Not the saved query: that one returns every passage under a broad class; a page wants a few, unordered
     # (ORDER BY would make the store find them all first).
-    result = store.query(f"""SELECT DISTINCT ?passage ?article ?title ?mentioned ?text WHERE {{
+    result = store.query(f"""SELECT DISTINCT ?passage ?article ?title ?mentioned ?text ?g WHERE {{
   ?concept (skos:exactMatch|^skos:exactMatch)? ?same .
   ?mentioned rdfs:subClassOf* ?same .
-  ?passage schema:mentions ?mentioned ; schema:text ?text ; schema:isPartOf ?article .
+  ?passage schema:mentions ?mentioned ; schema:isPartOf ?article .
+  GRAPH ?g {{ ?passage schema:text ?text }}
   ?article a schema:Article .
   OPTIONAL {{ ?article schema:name ?title }}
 }} LIMIT {MAX_PASSAGES * 3}""", bindings={"concept": concept})
@@ -363,7 +365,8 @@ def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related]) 
         mentioned = row["mentioned"].value
         hits[passage] = PassageHit(passage, row["article"].value,
                                    row["title"].value if row.get("title") else compact_iri(row["article"].value),
-                                   row["text"].value, mentioned, labels[mentioned], mentioned in same)
+                                   row["text"].value, mentioned, labels[mentioned], mentioned in same,
+                                   sources(row["g"].value))
     return sorted(hits.values(), key=lambda p: (not p.direct, p.title, p.passage))[:MAX_PASSAGES]
 
 
@@ -398,7 +401,7 @@ def concept_view(store: GraphStore, iri: str) -> ConceptView:
     view.statements = _statements(store, concept, sources)
     if view.names or view.xrefs or view.matches:  # a concept, not some other resource: its evidence too
         view.articles = _articles(store, concept)
-        view.passages = _passages(store, concept, view.matches)
+        view.passages = _passages(store, concept, view.matches, sources)
         view.documents = _documents(store, concept)
     return view
 
