@@ -32,6 +32,8 @@ test: setup
 bench: setup
 	$(BIN)/python bench/bench_kg.py
 	$(BIN)/python bench/bench_annotate.py
+	test -d .medkg/demo/store || $(BIN)/medkg --home .medkg/demo demo
+	$(BIN)/python bench/bench_explorer.py --home .medkg/demo
 
 # The explorer's browser tests use Debian's chromium and its chromedriver (they skip, saying so, without them).
 # Needs root; CI (.ci/run) runs it before `make test`.
