@@ -274,3 +274,23 @@ def test_the_explorer_works_over_a_remote_sparql_store(explorer_server):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_document_annotated_before_texts_were_stored_still_shows_its_annotations(store):
+    """Graphs written by an older medkg hold the annotations but not the text: the page lists the spans."""
+    from conftest import explorer_documents
+    from medkg.explorer import Explorer
+    from medkg.extract.rdf import store_annotations
+    from medkg.kg.server import PageRequest
+
+    doc, annotations = explorer_documents()[0]
+    store_annotations(store, doc, annotations)
+    store.update("DELETE WHERE { GRAPH ?g { ?d nif:isString ?text } }")
+
+    def no_user_queries(*_):
+        raise AssertionError("the document page runs no user query")
+
+    response = Explorer(store).handle(PageRequest("/document", {"iri": [NOTE_IRI]}, no_user_queries))
+    text = response.body.decode("utf-8")
+    assert response.status == 200 and "not its text" in text and 'class="doc-text"' not in text
+    assert text.count("<tr data-ann=") == len(annotations) and "pulmonary tuberculosis" in text

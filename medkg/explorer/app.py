@@ -29,6 +29,8 @@ import pyoxigraph as ox
 import medkg
 from medkg.errors import MedkgError
 from medkg.explorer import views
+from medkg.extract import html_view
+from medkg.extract.queries import annotated_documents, read_document
 from medkg.kg import namespaces as ns
 from medkg.kg.display import compact_iri
 from medkg.kg.queries import SAVED_QUERIES, concept_term, example_sparql
@@ -169,8 +171,6 @@ class Explorer:
     # -- pages ------------------------------------------------------------------------------------------
 
     def home(self, request: PageRequest) -> PageResponse:
-        from medkg.extract.queries import annotated_documents
-
         return self._page("home.html.j2", title="medkg evidence explorer", query_text="",
                           examples=list(SAVED_QUERIES.values()), sources=views.Sources(self.store).all(),
                           documents=annotated_documents(self.store, limit=20))
@@ -203,8 +203,6 @@ class Explorer:
         return found
 
     def concept(self, request: PageRequest) -> PageResponse:
-        from medkg.extract.queries import read_document
-
         reference = request.param("iri").strip()
         if not reference:
             return self._bad_request("Which concept? Give ?iri= an IRI or a CURIE such as DOID:399.")
@@ -219,14 +217,9 @@ class Explorer:
         return self._page("concept.html.j2", status, title=view.label, view=view)
 
     def documents(self, request: PageRequest) -> PageResponse:
-        from medkg.extract.queries import annotated_documents
-
         return self._page("documents.html.j2", title="Annotated documents", documents=annotated_documents(self.store))
 
     def document(self, request: PageRequest) -> PageResponse:
-        from medkg.extract import html_view
-        from medkg.extract.queries import read_document
-
         iri = request.param("iri").strip()
         try:
             stored = read_document(self.store, iri) if iri else None

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import pyoxigraph as ox
 
+from medkg.extract.queries import documents_mentioning
 from medkg.kg import namespaces as ns
 from medkg.kg.display import compact_iri
 from medkg.kg.queries import run_saved
@@ -358,25 +359,33 @@ def _articles(store: GraphStore, concept: ox.NamedNode) -> list[Related]:
                     None, row["lang"].value) for row in rows]
 
 
-def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related], sources: Sources) -> list[PassageHit]:
-    # Not the saved query: that one returns every passage under a broad class; a page wants a few, unordered
-    # (ORDER BY would make the store find them all first).
-    result = store.query(f"""SELECT DISTINCT ?passage ?article ?title ?mentioned ?text ?g WHERE {{
-  ?concept (skos:exactMatch|^skos:exactMatch)? ?same .
-  ?mentioned rdfs:subClassOf* ?same .
+_PASSAGES = """SELECT DISTINCT ?passage ?article ?title ?mentioned ?text ?g WHERE {{
+  {mentioned}
   ?passage schema:mentions ?mentioned ; schema:isPartOf ?article .
   GRAPH ?g {{ ?passage schema:text ?text }}
   ?article a schema:Article .
   OPTIONAL {{ ?article schema:name ?title }}
-}} LIMIT {MAX_PASSAGES * 3}""", bindings={"concept": concept})
+}} LIMIT {limit}"""
+
+
+def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related], sources: Sources) -> list[PassageHit]:
+    """Passages that mention the concept or an exact match; when fewer than a page's worth, also passages that
+    mention a subclass. Not the saved query, which returns every passage under a broad class in order: a page
+    wants a few, found without sorting them all."""
+    direct = store.query(_PASSAGES.format(mentioned="?concept (skos:exactMatch|^skos:exactMatch)? ?mentioned .",
+                                          limit=MAX_PASSAGES), bindings={"concept": concept}).rows
+    rows = list(direct)
+    if len(direct) < MAX_PASSAGES:
+        rows += store.query(_PASSAGES.format(
+            mentioned="?concept (skos:exactMatch|^skos:exactMatch)? ?same . ?mentioned rdfs:subClassOf+ ?same .",
+            limit=MAX_PASSAGES), bindings={"concept": concept}).rows
     same = {concept.value} | {match.iri for match in matches}
-    labels = display_labels(store, [row["mentioned"].value for row in result.rows])
-    hits = {}
-    for row in result.rows:
-        passage = row["passage"].value
-        if passage in hits and hits[passage].direct:
-            continue
-        mentioned = row["mentioned"].value
+    labels = display_labels(store, [row["mentioned"].value for row in rows])
+    hits: dict[str, PassageHit] = {}
+    for row in rows:
+        passage, mentioned = row["passage"].value, row["mentioned"].value
+        if passage in hits:
+            continue  # the direct mention, found first, wins
         hits[passage] = PassageHit(passage, row["article"].value,
                                    row["title"].value if row.get("title") else compact_iri(row["article"].value),
                                    row["text"].value, mentioned, labels[mentioned], mentioned in same,
@@ -385,8 +394,6 @@ def _passages(store: GraphStore, concept: ox.NamedNode, matches: list[Related], 
 
 
 def _documents(store: GraphStore, concept: ox.NamedNode) -> list[DocumentHit]:
-    from medkg.extract.queries import documents_mentioning
-
     spans: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for mention in documents_mentioning(store, concept.value):
         spans[mention.document].append((mention.text, mention.concept, mention.assertion))
