@@ -493,7 +493,6 @@ def demo(
                        open_dense_index(state.settings))
     _print_trace_demo(shown)
 
-    url = f"http://127.0.0.1:{port}/"
     out.print("\n[bold]Evidence explorer[/bold]: search concepts in any language, open concept and document pages, "
               "run saved queries in the SPARQL editor.")
     if serve_after:
@@ -501,7 +500,7 @@ def demo(
     else:
         home = state.settings.home
         out.print(f"Run [bold]medkg --home {home} kg serve[/bold] (or [bold]make demo SERVE=1[/bold]), then open "
-                  f"{url}", highlight=False)
+                  f"http://127.0.0.1:{port}/", highlight=False)
 
 
 def _print_trace_demo(shown) -> None:

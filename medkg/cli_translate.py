@@ -43,15 +43,11 @@ def _read_done(accepted: Path, rejected: Path) -> tuple[list, list[dict]]:
 
 def _save(accepted_items: list, rejected_rows: list[dict], accepted: Path, rejected: Path) -> None:
     """Both files, each written to a temp file and renamed into place (never half-written)."""
-    from medkg.rag.mcq import write_mcq
+    from medkg.rag.mcq import write_jsonl, write_mcq
 
     try:
         write_mcq(accepted_items, accepted)
-        staging = rejected.with_name(rejected.name + ".part")
-        with staging.open("w", encoding="utf-8") as handle:
-            for row in rejected_rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        staging.replace(rejected)
+        write_jsonl(rejected_rows, rejected)
     except OSError as error:
         raise MedkgError(f"cannot write the translations: {error}", path=accepted.parent) from None
 

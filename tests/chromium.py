@@ -12,7 +12,7 @@ CHROMEDRIVER = Path(os.environ.get("MEDKG_CHROMEDRIVER", "/usr/bin/chromedriver"
 # and Chromium would otherwise keep trying Google's services.
 ARGUMENTS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-extensions", "--window-size=1280,1000")
+             "--disable-extensions")
 
 
 def available() -> bool:

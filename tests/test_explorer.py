@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from conftest import EXPLORER_NOTE, HOSTILE_NOTE
-from medkg.explorer.views import accent_insensitive_pattern, fold, search_concepts
+from medkg.explorer.views import accent_insensitive_pattern, search_concepts
+from medkg.extract.linker import fold
 from medkg.kg import namespaces as ns
 
 NOTE_IRI = "https://w3id.org/medkg/id/document/note_tb"
@@ -197,6 +198,7 @@ def test_the_explorer_is_read_only(client):
 def test_static_files_and_unknown_paths(client):
     assert get(client, "/static/explorer.js").headers["content-type"].startswith("text/javascript")
     assert get(client, "/static/explorer.css").headers["content-type"].startswith("text/css")
+    assert "data-ann" in get(client, "/static/annotation_hover.js").text  # extract's script, shared
     get(client, "/static/app.py", 404)
     get(client, "/static/../app.py", 404)
     get(client, "/no/such/page", 404)

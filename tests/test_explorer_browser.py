@@ -21,6 +21,7 @@ if not chromium.available():
     pytest.skip(f"needs Debian's chromium and chromium-driver ({chromium.CHROMIUM}, {chromium.CHROMEDRIVER}); "
                 "`make browser` (run by .ci/run) installs them", allow_module_level=True)
 
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -104,6 +105,9 @@ def test_open_a_document_and_click_a_highlighted_span(browser, explorer_server, 
                for span in browser.find_elements(By.CSS_SELECTOR, ".doc-text .ann.L0")}
     assert len(colours) >= 2  # one colour per concept type
     shots(browser, "document")
+    ActionChains(browser).move_to_element(negated).perform()                   # hover outlines its table row too
+    wait(browser, lambda b: "hl" in b.find_element(By.CSS_SELECTOR, f'tr[data-ann="{negated.get_attribute("data-ann")}"]')
+         .get_attribute("class").split())
     href = "/concept?iri=" + quote(ns.OBO + "DOID_2957", safe="")
     span = browser.find_element(By.CSS_SELECTOR, f'.ann[data-href="{href}"]')
     span.click()                                                                 # followed by the page's script
@@ -117,4 +121,5 @@ def test_hostile_document_text_stays_text(browser, explorer_server):
     text = wait(browser, EC.presence_of_element_located((By.CSS_SELECTOR, ".doc-text")))
     assert '<script>alert("doc")</script>' in text.text and "<b>fever</b>" in text.text
     assert browser.find_elements(By.CSS_SELECTOR, ".doc-text script, .doc-text b") == []
-    assert browser.execute_script("return document.scripts.length") == 1  # only /static/explorer.js
+    sources = browser.execute_script("return Array.from(document.scripts, s => s.getAttribute('src'))")
+    assert sorted(sources) == ["/static/annotation_hover.js", "/static/explorer.js"]  # ours only, none inline

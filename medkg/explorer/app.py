@@ -45,7 +45,9 @@ HTML_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-STATIC_FILES = ("explorer.css", "explorer.js")
+# name → (package, folder): a fixed list, so no path from a URL ever reaches the file system
+STATIC_FILES = {"explorer.css": ("medkg.explorer", "static"), "explorer.js": ("medkg.explorer", "static"),
+                "annotation_hover.js": ("medkg.extract", "templates")}
 MAX_RESULT_ROWS = 1000
 DEFAULT_QUERY = "SELECT ?concept ?label WHERE {\n  ?concept rdfs:label ?label .\n} LIMIT 10"
 
@@ -158,9 +160,10 @@ class Explorer:
         return PageResponse(HTTPStatus.SEE_OTHER, b"", "text/plain; charset=utf-8", {"Location": location})
 
     def _static(self, name: str) -> PageResponse | None:
-        if name not in STATIC_FILES:  # a fixed list: no path ever reaches the file system from the URL
+        if name not in STATIC_FILES:
             return None
-        body = resources.files("medkg.explorer").joinpath("static", name).read_bytes()
+        package, folder = STATIC_FILES[name]
+        body = resources.files(package).joinpath(folder, name).read_bytes()
         media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return PageResponse(HTTPStatus.OK, body, f"{media_type}; charset=utf-8",
                             {"Cache-Control": "max-age=300", "X-Content-Type-Options": "nosniff"})
@@ -240,7 +243,6 @@ class Explorer:
                                     href=lambda a: concept_href(a.concept.iri) if a.concept else None)
         return self._page("document.html.j2", title=stored.document.id, stored=stored, legend=legend,
                           annotation_css=html_view.annotation_css(legend, max_layer), markup=text,
-                          line_height=f"{1.9 + 0.3 * max_layer:.1f}",
                           statuses=Counter(a.assertion.status for a in annotations))
 
     def query(self, request: PageRequest) -> PageResponse:

@@ -7,13 +7,13 @@ Queries run in-process with the store's time limit; they are ours and bounded (L
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 import pyoxigraph as ox
 
+from medkg.extract.linker import fold
 from medkg.extract.queries import documents_mentioning
 from medkg.kg import namespaces as ns
 from medkg.kg.display import compact_iri
@@ -118,12 +118,6 @@ def display_labels(store: GraphStore, iris) -> dict[str, str]:
 
 _FOLD_CLASSES = {"a": "aáàâäãå", "e": "eéèêë", "i": "iíìîï", "o": "oóòôöõ", "u": "uúùûü", "n": "nñ", "c": "cç",
                  "y": "yýÿ"}
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Sarampión" and "sarampion" fold to the same string."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def accent_insensitive_pattern(text: str) -> str:

@@ -37,6 +37,10 @@ PALETTE = ("#a6d8f5", "#ffd28a", "#9fe0c8", "#f5b3d6", "#fff08a", "#c5b3f0", "#f
            "#8fd3e0", "#e0c08f", "#d0d0d0", "#f0a0a0")
 
 
+HOVER_SCRIPT = resources.files("medkg.extract").joinpath("templates", "annotation_hover.js").read_text(encoding="utf-8")
+"""The few lines that outline an annotation's pieces on hover: inlined here, served as a file by the explorer."""
+
+
 def type_colour(index: int) -> str:
     if index < len(PALETTE):
         return PALETTE[index]
@@ -59,8 +63,8 @@ def type_legend(type_names: Sequence[str], counts: Counter | None = None) -> lis
 
 
 def annotation_css(legend: Sequence[dict], max_layer: int) -> Markup:
-    """The stylesheet rules for annotation spans (colours per type, layers, assertion styles); shared by this
-    view and the explorer's document page so a span looks the same in both."""
+    """The stylesheet rules for annotation spans (colours per type, layers, assertion styles, the text's line
+    height); shared by this view and the explorer's document page so a span looks the same in both."""
     css = _template("annotation_styles.css.j2").render(types=legend, layers=list(range(max_layer + 1)))
     return Markup(css)  # noqa: S704 - rendered from our own template with colours and integers only
 
@@ -201,7 +205,7 @@ def render_html(docs_and_annotations: Sequence[tuple[Document, Sequence[Annotati
         total=sum(len(anns) for _, anns in pairs),
         types=legend,
         annotation_css=annotation_css(legend, max_layer),
-        line_height=f"{1.9 + 0.3 * max_layer:.1f}",
+        hover_script=Markup(HOVER_SCRIPT),  # noqa: S704 - our own file
     )
 
 

@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from medkg.extract.rdf import ANNOTATIONS_GRAPH_PREFIX
 from medkg.extract.records import Annotation, Assertion, ConceptLink, Document
 from medkg.kg import namespaces as ns
-from medkg.kg.store import GraphStore
+from medkg.kg.store import STAGING_SUFFIX, GraphStore
 
 INFECTIOUS_DISEASE = ns.OBO + "DOID_0050117"
 
@@ -90,7 +90,7 @@ PREFIX as: <http://www.w3.org/ns/activitystreams#>
 PREFIX dc: <http://purl.org/dc/elements/1.1/>
 """
 # A graph being swapped in by `GraphStore.replace_graph` is not a document's graph (yet).
-_NOT_STAGING = 'FILTER(!STRENDS(STR(?g), "/.staging"))'
+_NOT_STAGING = f'FILTER(!STRENDS(STR(?g), "{STAGING_SUFFIX}"))'
 
 # A document is in a graph when an annotation there targets it, or when `store_annotations` wrote its text
 # there (a document the model found nothing in); nif:isString counts only in annotation graphs, so a

@@ -23,6 +23,8 @@ from medkg.kg.namespaces import MEDKG, PREFIXES
 ResultFormat = ox.QueryResultsFormat
 # Loads and graph swaps are not user queries: they get an hour, not the query timeout.
 MAINTENANCE_TIMEOUT = 3600.0
+# A changed source fills "<graph>/.staging" before it replaces "<graph>" (see `GraphStore.replace_graph`).
+STAGING_SUFFIX = "/.staging"
 
 
 @dataclass
@@ -128,7 +130,7 @@ class GraphStore(ABC):
         name first and swapped in with SPARQL MOVE only once the source has been read completely.
         """
         existed = self.has_graph(graph)
-        target = ox.NamedNode(graph.value + "/.staging") if existed else graph
+        target = ox.NamedNode(graph.value + STAGING_SUFFIX) if existed else graph
         if existed:
             self.drop_graph(target)  # what an interrupted earlier load may have left
         try:

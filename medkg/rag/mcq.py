@@ -172,18 +172,23 @@ def mcq_row(item: MCQItem) -> dict:
             "explanation": item.explanation, "metadata": item.metadata}
 
 
-def write_mcq(items: Iterable[MCQItem], path: Path) -> int:
-    """Write items as medkg jsonl, atomically (a temp file renamed into place); returns the count."""
+def write_jsonl(rows: Iterable[dict], path: Path) -> int:
+    """Write rows as JSON lines, atomically (a temp file renamed into place); returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".part")
     count = 0
     with staging.open("w", encoding="utf-8") as handle:
-        for item in items:
-            handle.write(json.dumps(mcq_row(item), ensure_ascii=False) + "\n")
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     staging.replace(path)
     return count
+
+
+def write_mcq(items: Iterable[MCQItem], path: Path) -> int:
+    """Write items as medkg jsonl, atomically; returns the count."""
+    return write_jsonl((mcq_row(item) for item in items), path)
 
 
 def _row_schema(row: Any) -> str | None:

@@ -1,5 +1,6 @@
 // medkg evidence explorer: the little behaviour server-rendered pages cannot have. Everything works without it
-// but following a highlighted span (spans nest, so they cannot be <a> elements).
+// but following a highlighted span (spans nest, so they cannot be <a> elements). The hover outline of an
+// annotation is extract's annotation_hover.js, the same lines `annotate --format html` inlines.
 "use strict";
 (function () {
   function follow(event) {
@@ -16,15 +17,5 @@
       event.preventDefault();
       event.target.form.submit();
     }
-  });
-  // Hovering an annotation outlines all its pieces and its table row.
-  document.addEventListener("mouseover", function (event) {
-    document.querySelectorAll(".hl").forEach(function (node) { node.classList.remove("hl"); });
-    var target = event.target.closest ? event.target.closest("[data-ann]") : null;
-    if (!target) { return; }
-    var key = target.getAttribute("data-ann");
-    document.querySelectorAll("[data-ann]").forEach(function (node) {
-      if (node.getAttribute("data-ann") === key) { node.classList.add("hl"); }
-    });
   });
 })();
