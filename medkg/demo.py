@@ -56,6 +56,7 @@ QUESTIONS = (
 
 
 RETRIEVAL_QUESTIONS = ("How is measles prevented?", "Cosa causa la tubercolosi?", "¿Cómo se transmite la malaria?")
+RELATION_QUESTIONS = REPO / "examples" / "mcq" / "relations_demo.jsonl"
 
 
 def demo_sources() -> list[Path]:
@@ -97,6 +98,38 @@ def retrieval_demo(store: GraphStore, text_index, dense_index, *, progress=None)
     retriever = Retriever(store, text_index, dense_index)
     return [retriever.retrieve(question, mode=mode, k=3, facts_per_concept=3)
             for question in RETRIEVAL_QUESTIONS for mode in ("hybrid", "graph")]
+
+
+@dataclass
+class RelationDemo:
+    """One multiple-choice question: the relation facts around its concepts, the best graph paths from its
+    concepts to each option's, and the option that passages and paths support best."""
+
+    item: object  # MCQItem
+    facts: list  # EvidenceFact, relation facts only
+    paths: dict[str, list]  # option label -> GraphPathEvidence, best first
+    prediction: object  # MCQPrediction
+
+
+def relations_demo(retriever: Retriever, *, paths_per_option: int = 1) -> list[RelationDemo]:
+    """The questions of examples/mcq/relations_demo.jsonl (EN, IT, ES) answered from the graph: relation
+    facts in the question's language, and the path that joins the question to each option."""
+    from medkg.rag.graph_retrieval import fact_kind
+    from medkg.rag.mcq import read_mcq
+    from medkg.rag.mcq_retrieval import OptionScorer
+    from medkg.rag.records import EvidenceFact
+
+    scorer = OptionScorer(retriever, k=3)
+    shown = []
+    for item in read_mcq(RELATION_QUESTIONS):
+        evidence = retriever.retrieve(item.question, mode="graph", lang=item.lang, k=1, facts_per_concept=30)
+        relations = [f.fact for f in evidence.facts if fact_kind(f.fact.predicate) == "relation"][:6]
+        supports = scorer.supports(item)
+        paths = {label: retriever.graph.path_evidence(support.graph_paths[:paths_per_option], item.lang, label)
+                 for label, support in supports.items()}
+        shown.append(RelationDemo(item, [EvidenceFact(f"T{i}", f) for i, f in enumerate(relations, start=1)],
+                                  paths, scorer.predict(item, supports)))
+    return shown
 
 
 @dataclass

@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 from conftest import shared
 from medkg.rag.corpus import graph_passages
 from medkg.rag.mcq import MCQItem
-from medkg.rag.mcq_eval import accuracy_rows, retrieval_only, wilson_interval
+from medkg.rag.mcq_eval import accuracy_rows, wilson_interval
+from medkg.rag.mcq_retrieval import Weights, answer_by_retrieval
+from medkg.rag.retrieve import Retriever
 from medkg.rag.tantivy_index import TantivyIndex
 from medkg.rag.text_index import sync
 
@@ -33,7 +35,7 @@ def test_wilson_interval_matches_the_textbook_values():
     assert wilson_interval(0, 0) == (0.0, 0.0)
 
 
-def test_retrieval_picks_the_option_the_articles_support(text_index):
+def test_retrieval_picks_the_option_the_articles_support(text_index, demo_store):
     items = [
         _item(1, "Which vector transmits malaria?", ["Anopheles mosquitoes", "ticks", "contaminated water",
                                                     "sexual contact"], "A", "infection"),
@@ -42,7 +44,10 @@ def test_retrieval_picks_the_option_the_articles_support(text_index):
         _item(3, "What bacterium causes leprosy?", ["Mycobacterium leprae", "Vibrio cholerae", "Salmonella Typhi",
                                                    "rubella virus"], "A", "bacteria"),
     ]
-    predictions = retrieval_only(items, text_index, k=3)
+    retriever = Retriever(demo_store, text_index)
+    text_only = answer_by_retrieval(items, retriever, k=3, weights=Weights(text=1, dense=0, paths=0))
+    assert [p.predicted for p in text_only] == ["A", "A", "A"]
+    predictions = answer_by_retrieval(items, retriever, k=3)  # passages and graph paths
     assert [p.predicted for p in predictions] == ["A", "A", "A"]
     assert all(p.evidence["A"] and p.scores["A"] > max(v for k, v in p.scores.items() if k != "A")
                for p in predictions)
@@ -52,9 +57,9 @@ def test_retrieval_picks_the_option_the_articles_support(text_index):
     assert {r.subject for r in rows} == {"all", "infection", "bacteria"}
 
 
-def test_nothing_retrieved_is_no_answer_not_a_guess(text_index):
+def test_nothing_retrieved_is_no_answer_not_a_guess(text_index, demo_store):
     item = _item(1, "zzqx", ["qqzz", "xxqq"], "A")
-    (prediction,) = retrieval_only([item], text_index)
+    (prediction,) = answer_by_retrieval([item], Retriever(demo_store, text_index))
     assert prediction.predicted is None and not prediction.correct
 
 

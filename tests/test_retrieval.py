@@ -101,7 +101,8 @@ def test_graph_evidence_bridges_languages(demo_store, text_index):
     assert all("/Tuberculosis/" in p.passage.iri for p in evidence.passages)
     assert [p.id for p in evidence.passages] == ["P1", "P2", "P3"]
     facts = {f.fact.text for f in evidence.facts}
-    assert "wd:Q12204 — xref — MESH:D014376" in facts
+    # Facts read in Italian: the concept's Italian name, relation labels in Italian.
+    assert "Tubercolosi — è causata da — Mycobacterium tuberculosis" in facts
     # Text mode: the Italian question is widened with the concept's English names, so BM25 reaches English.
     text = retriever.retrieve("Cosa causa la tubercolosi?", mode="text", k=3)
     assert all("/Tuberculosis/" in p.passage.iri for p in text.passages)

@@ -18,6 +18,7 @@ from medkg.extract.queries import documents_mentioning
 from medkg.kg import namespaces as ns
 from medkg.kg.display import compact_iri
 from medkg.kg.queries import run_saved
+from medkg.kg.relations import relation_for_iri, relation_iris
 from medkg.kg.store import GraphStore
 
 NAME_PREDICATES = {
@@ -29,12 +30,14 @@ DEFINITION_PREDICATES = {
     ns.OBO + "IAO_0000115": "definition", ns.SKOS + "definition": "definition",
     ns.SCHEMA + "description": "description", ns.RDFS + "comment": "comment",
 }
-_SHOWN_ELSEWHERE = {*NAME_PREDICATES, *DEFINITION_PREDICATES, ns.RDFS + "subClassOf", ns.OBOINOWL + "hasDbXref"}
+_SHOWN_ELSEWHERE = {*NAME_PREDICATES, *DEFINITION_PREDICATES, ns.RDFS + "subClassOf", ns.OBOINOWL + "hasDbXref",
+                    *relation_iris()}
 _VALUES_NAMES = " ".join(f"<{p}>" for p in NAME_PREDICATES)
 LANGUAGE_ORDER = ("en", "it", "es")
 MAX_CHILDREN = 200
 MAX_PASSAGES = 20
 MAX_STATEMENTS = 300
+MAX_RELATIONS = 400
 MAX_SEARCH_HITS = 50
 
 
@@ -52,7 +55,7 @@ class Source:
 
 
 _MEDKG_GRAPHS = {
-    str(ns.LINKS_GRAPH.value): "medkg cross-source matches (shared cross-references)",
+    str(ns.LINKS_GRAPH.value): "medkg cross-source matches (shared cross-references and drug labels)",
     str(ns.MENTIONS_GRAPH.value): "medkg concept mentions in passages",
 }
 ANNOTATIONS_PREFIX = ns.GRAPH_BASE + "annotations/"
@@ -237,6 +240,19 @@ class DocumentHit:
 
 
 @dataclass(frozen=True)
+class RelationLink:
+    """One medical relation edge as the concept page reads it, from the concept's side: "is treated by
+    metformin" for the edge "metformin treats type 2 diabetes"; every source that states it."""
+
+    relation: str  # the relation's English label, read from this concept
+    predicate: str  # the stored predicate IRI
+    other: str
+    other_label: str
+    incoming: bool  # the concept is the edge's object
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
 class Statement:
     predicate: str
     value: ox.NamedNode | ox.Literal | ox.BlankNode
@@ -254,6 +270,8 @@ class ConceptView:
     more_children: bool = False
     xrefs: list[Xref] = field(default_factory=list)
     matches: list[Related] = field(default_factory=list)
+    relations: list[RelationLink] = field(default_factory=list)
+    more_relations: bool = False
     articles: list[Related] = field(default_factory=list)
     passages: list[PassageHit] = field(default_factory=list)
     documents: list[DocumentHit] = field(default_factory=list)
@@ -262,7 +280,13 @@ class ConceptView:
     @property
     def found(self) -> bool:
         return bool(self.names or self.definitions or self.parents or self.children or self.xrefs
-                    or self.matches or self.statements)
+                    or self.matches or self.relations or self.statements)
+
+    def relations_by_label(self) -> list[tuple[str, list[RelationLink]]]:
+        groups: dict[str, list[RelationLink]] = defaultdict(list)
+        for link in self.relations:
+            groups[link.relation].append(link)
+        return sorted(groups.items())
 
 
 def _language_key(lang: str) -> tuple:
@@ -332,7 +356,8 @@ def _matches(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> list
                           bindings={"concept": concept})
     evidence = store.query("""SELECT DISTINCT ?match ?relation ?xref WHERE {
   ?axiom owl:annotatedSource|owl:annotatedTarget ?concept .
-  ?axiom owl:annotatedSource|owl:annotatedTarget ?match ; owl:annotatedProperty ?relation ; medkg:sharedXref ?xref .
+  ?axiom owl:annotatedSource|owl:annotatedTarget ?match ; owl:annotatedProperty ?relation ;
+         medkg:sharedXref|medkg:sharedLabel ?xref .
   FILTER(?match != ?concept) }""", bindings={"concept": concept})
     shared: dict[tuple[str, str], list[str]] = defaultdict(list)
     for row in evidence.rows:
@@ -345,6 +370,28 @@ def _matches(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> list
         matches.append(Related(match, labels[match], links,
                                compact_iri(relation) + (f" · shared {codes}" if codes else "")))
     return sorted(matches, key=lambda r: (not r.note.startswith("skos:exactMatch"), r.label.lower(), r.iri))
+
+
+_RELATIONS = f"""SELECT ?p ?x ?g ?back WHERE {{ VALUES ?p {{ {" ".join(f"<{iri}>" for iri in relation_iris())} }}
+  {{ GRAPH ?g {{ ?concept ?p ?x }} BIND(false AS ?back) }} UNION {{ GRAPH ?g {{ ?x ?p ?concept }} BIND(true AS ?back) }}
+  FILTER(isIRI(?x)) }} LIMIT {MAX_RELATIONS + 1}"""
+
+
+def _relations(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> tuple[list[RelationLink], bool]:
+    """Medical relations in both directions, each read from this concept's side, one per edge with all the
+    sources that state it."""
+    rows = store.query(_RELATIONS, bindings={"concept": concept}).rows
+    graphs: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
+    for row in rows[:MAX_RELATIONS]:
+        graphs[(row["p"].value, row["x"].value, row["back"].value == "true")].add(row["g"].value)
+    labels = display_labels(store, [other for _, other, _ in graphs])
+    links = []
+    for (predicate, other, incoming), found in graphs.items():
+        rel = relation_for_iri(predicate)
+        backwards = incoming != (predicate != rel.iri)
+        links.append(RelationLink(rel.label("en", inverse=backwards), predicate, other, labels[other], incoming,
+                                  tuple(sources(g) for g in sorted(found))))
+    return sorted(links, key=lambda r: (r.relation, r.other_label.lower(), r.other)), len(rows) > MAX_RELATIONS
 
 
 def _articles(store: GraphStore, concept: ox.NamedNode) -> list[Related]:
@@ -413,6 +460,7 @@ def concept_view(store: GraphStore, iri: str) -> ConceptView:
     view.parents, view.children, view.more_children = _hierarchy(store, concept, sources)
     view.xrefs = _xrefs(store, concept, sources)
     view.matches = _matches(store, concept, sources)
+    view.relations, view.more_relations = _relations(store, concept, sources)
     view.statements = _statements(store, concept, sources)
     if view.names or view.xrefs or view.matches:  # a concept, not some other resource: its evidence too
         view.articles = _articles(store, concept)

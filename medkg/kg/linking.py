@@ -1,18 +1,25 @@
-"""Derived links between sources, rebuilt after every load.
+"""Derived links between sources, rebuilt after a load that affects them.
 
-1. Concepts from different sources that share a cross-reference are matched: a shared UMLS CUI or MeSH id
-   gives skos:exactMatch, a shared ICD-10 / ICD-10-CM code skos:closeMatch (a code covers several concepts).
-   Each match carries its evidence on an owl:Axiom (medkg:sharedXref "UMLS:C0041296").
+1. Concepts from different sources that share a cross-reference are matched: a shared UMLS CUI, MeSH or
+   DrugBank id gives skos:exactMatch, a shared ICD-10 / ICD-10-CM code skos:closeMatch (a code covers several
+   concepts). Nodes of relation sources that no shared id joins are matched by their exact English label when
+   it names exactly one concept of an ontology or Wikidata source: drugs (Hetionet's "Metformin", Wikidata's
+   "metformin") with skos:exactMatch, other nodes (DO's SYMP "fever", HPO's "Fever") with skos:closeMatch.
+   Each match carries its evidence on an owl:Axiom (medkg:sharedXref "UMLS:C0041296", medkg:sharedLabel
+   "metformin").
 2. Passages mention the concepts whose labels or synonyms, in the passage's language, occur in their text
    (exact, case-insensitive, whole words, longest match first; acronyms of up to 4 letters must match case).
 
-Both go to their own named graph, replaced as a unit, so relinking is idempotent.
+Both go to their own named graph, rewritten by their difference (`GraphStore.sync_graph`), so relinking is
+idempotent. After a load, only what the
+loaded sources can change is rebuilt (`relink` with their reports): matches when they add or remove xrefs
+or English names, mentions when they add or remove passages, or names in a language that passages are in.
 """
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -20,9 +27,10 @@ import ahocorasick
 from pyoxigraph import Literal, NamedNode, Quad
 
 from medkg.kg import namespaces as ns
+from medkg.kg.axioms import annotated_triple
 from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
 
-EXACT_XREF_PREFIXES = ("UMLS", "MESH")
+EXACT_XREF_PREFIXES = ("UMLS", "MESH", "DRUGBANK")
 CLOSE_XREF_PREFIXES = ("ICD10", "ICD10CM")
 MAX_GROUP = 12  # an xref shared by more concepts than this is a category, not an identity
 MIN_TERM_LENGTH = 3
@@ -31,14 +39,52 @@ CASE_SENSITIVE_UP_TO = 4
 
 @dataclass(frozen=True)
 class LinkReport:
-    matches: int
-    mentions: int
+    matches: int | None  # None: not rebuilt (nothing loaded could change them)
+    mentions: int | None
 
 
-def relink(store: GraphStore) -> LinkReport:
-    matches = link_shared_xrefs(store)
-    mentions = link_mentions(store)
+def relink(store: GraphStore, changed: Sequence | None = None) -> LinkReport:
+    """Rebuild the derived links; with the reports of a load (`LoadReport.changed`), only those it affects."""
+    if changed is None:
+        return LinkReport(link_shared_xrefs(store), link_mentions(store))
+    content = [r.changed for r in changed if r.changed is not None]
+    matches = mentions = None
+    if any(c.xrefs or "en" in c.name_languages for c in content) and _matches_may_change(store, changed):
+        matches = link_shared_xrefs(store)
+    passage_languages = _passage_languages(store)
+    if any(c.passages or c.name_languages & passage_languages for c in content):
+        mentions = link_mentions(store)
     return LinkReport(matches, mentions)
+
+
+def _matches_may_change(store: GraphStore, changed: Sequence) -> bool:
+    """A source that existed before may have removed matches; a new one adds some only if it shares an xref
+    with another source, or adds English names while relation sources (matched by label) are loaded."""
+    relation_nodes = None
+    for report in changed:
+        if report.status == "replaced":
+            return True
+        if "en" in report.changed.name_languages:
+            relation_nodes = _has_relation_sources(store) if relation_nodes is None else relation_nodes
+            if relation_nodes:
+                return True
+        if report.changed.xrefs and store.query(
+                "ASK { GRAPH ?g { ?c oboInOwl:hasDbXref ?x } GRAPH ?other { ?d oboInOwl:hasDbXref ?x } "
+                "FILTER(?other NOT IN (?g, ?links, ?mentions)) }",
+                bindings={"g": NamedNode(report.graph), "links": ns.LINKS_GRAPH, "mentions": ns.MENTIONS_GRAPH},
+                timeout=MAINTENANCE_TIMEOUT).boolean:
+            return True
+    return False
+
+
+def _has_relation_sources(store: GraphStore) -> bool:
+    return any(g.startswith(ns.RELATION_GRAPHS) for g in store.named_graphs())
+
+
+def _passage_languages(store: GraphStore) -> set[str]:
+    rows = store.query("SELECT DISTINCT (LANG(?t) AS ?lang) WHERE { ?p a medkg:Passage ; schema:text ?t }",
+                       timeout=MAINTENANCE_TIMEOUT).values("lang")
+    return {lang.split("-")[0].lower() for lang in rows if lang}
 
 
 # -- shared cross-references --------------------------------------------------------------------------------
@@ -70,23 +116,60 @@ def link_shared_xrefs(store: GraphStore) -> int:
         for (a, ga), (b, gb) in combinations(sorted(members), 2):
             if ga != gb and a != b:
                 evidence[(a, b)][strength].add(xref)
+    labelled: dict[tuple[str, str, NamedNode], set[str]] = defaultdict(set)
+    for a, b, label, predicate in _label_matches(store):
+        if (a, b) not in evidence:
+            labelled[(a, b, predicate)].add(label)
 
     def quads(graph: NamedNode) -> Iterator[Quad]:
         for (a, b), by_strength in sorted(evidence.items()):
-            strength = "exact" if "exact" in by_strength else "close"
-            predicate = ns.SKOS_EXACT_MATCH if strength == "exact" else ns.SKOS_CLOSE_MATCH
-            source, target = NamedNode(a), NamedNode(b)
-            yield Quad(source, predicate, target, graph)
-            axiom = ns.minted("mapping", ns.digest(a, predicate.value, b))
-            yield Quad(axiom, ns.RDF_TYPE, ns.OWL_AXIOM, graph)
-            yield Quad(axiom, ns.OWL_ANNOTATED_SOURCE, source, graph)
-            yield Quad(axiom, ns.OWL_ANNOTATED_PROPERTY, predicate, graph)
-            yield Quad(axiom, ns.OWL_ANNOTATED_TARGET, target, graph)
-            for xref in sorted(set().union(*by_strength.values())):
-                yield Quad(axiom, ns.MEDKG_SHARED_XREF, Literal(xref), graph)
+            predicate = ns.SKOS_EXACT_MATCH if "exact" in by_strength else ns.SKOS_CLOSE_MATCH
+            yield from _match_quads(a, b, predicate, ns.MEDKG_SHARED_XREF, set().union(*by_strength.values()), graph)
+        for (a, b, predicate), labels in sorted(labelled.items(), key=lambda item: item[0][:2]):
+            yield from _match_quads(a, b, predicate, ns.MEDKG_SHARED_LABEL, labels, graph)
 
-    store.replace_graph(ns.LINKS_GRAPH, lambda g: store.add_quads(quads(g)))
-    return len(evidence)
+    stamp_derived_graph(store, ns.LINKS_GRAPH, store.sync_graph(ns.LINKS_GRAPH, quads(ns.LINKS_GRAPH)))
+    return len(evidence) + len(labelled)
+
+
+def _match_quads(a: str, b: str, predicate: NamedNode, evidence: NamedNode, values: set[str], graph: NamedNode
+                 ) -> Iterator[Quad]:
+    """The match triple and the axiom that records what it rests on (shared xrefs or a shared label)."""
+    source, target = NamedNode(a), NamedNode(b)
+    yield Quad(source, predicate, target, graph)
+    axiom = ns.minted("mapping", ns.digest(a, predicate.value, b))
+    yield from annotated_triple(axiom, source, predicate, target, graph)
+    for value in sorted(values):
+        yield Quad(axiom, evidence, Literal(value), graph)
+
+
+def _label_matches(store: GraphStore) -> Iterator[tuple[str, str, str, NamedNode]]:
+    """(node, concept, label, predicate): a node of a relation source whose English label, case aside, is the
+    English label of exactly one concept of a concept source. Drugs get skos:exactMatch (a drug name names
+    one substance); other nodes (a SYMP symptom and an HPO phenotype both called "fever") skos:closeMatch."""
+    rows = store.query(
+        "SELECT DISTINCT ?c ?name ?g ?drug WHERE { GRAPH ?g { ?c rdfs:label ?name } "
+        "FILTER(LANGMATCHES(LANG(?name), 'en') && isIRI(?c)) MINUS { ?c a schema:Article } "
+        "BIND(EXISTS { ?c a schema:Drug } AS ?drug) }", timeout=MAINTENANCE_TIMEOUT).rows
+    nodes: dict[str, set[str]] = defaultdict(set)
+    concepts: dict[str, set[str]] = defaultdict(set)
+    drugs: set[str] = set()
+    for row in rows:
+        graph, key, iri = row["g"].value, row["name"].value.lower(), row["c"].value
+        if graph.startswith(ns.RELATION_GRAPHS):
+            nodes[key].add(iri)
+            if row["drug"].value == "true":
+                drugs.add(iri)
+        elif graph.startswith(ns.CONCEPT_GRAPHS):
+            concepts[key].add(iri)
+    for key, named in nodes.items():
+        targets = concepts.get(key, set())
+        for node in named - targets:
+            if len(targets) == 1:
+                target = next(iter(targets))
+                predicate = ns.SKOS_EXACT_MATCH if node in drugs else ns.SKOS_CLOSE_MATCH
+                a, b = sorted((node, target))
+                yield a, b, key, predicate
 
 
 # -- passage mentions ---------------------------------------------------------------------------------------
@@ -109,8 +192,10 @@ def term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
         # MINUS, not FILTER NOT EXISTS: the same here, and far cheaper in Oxigraph.
         "  MINUS { ?c owl:deprecated true } "
         "  MINUS { ?c a schema:Article } "
-        # Ontology roots ("All", "disease") name everything and so nothing.
-        "  MINUS { ?c a owl:Class MINUS { ?c rdfs:subClassOf ?up } } "
+        "  MINUS { ?c a owl:ObjectProperty } "  # relations have names in three languages, but are no concepts
+        # Ontology roots ("All", "disease") name everything and so nothing; a class with no parent and no
+        # children (a relation target such as a SYMP term) is not a root.
+        "  MINUS { ?c a owl:Class . ?child rdfs:subClassOf ?c MINUS { ?c rdfs:subClassOf ?up } } "
         "}", bindings={"min": Literal(MIN_TERM_LENGTH)}, timeout=MAINTENANCE_TIMEOUT)
     # language -> lower-cased name -> original spelling -> strength -> concepts
     names: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(set))))
@@ -177,5 +262,28 @@ def link_mentions(store: GraphStore) -> int:
         for passage, concept in sorted(pairs):
             yield Quad(NamedNode(passage), ns.SCHEMA_MENTIONS, NamedNode(concept), graph)
 
-    store.replace_graph(ns.MENTIONS_GRAPH, lambda g: store.add_quads(quads(g)))
+    stamp_derived_graph(store, ns.MENTIONS_GRAPH, store.sync_graph(ns.MENTIONS_GRAPH, quads(ns.MENTIONS_GRAPH)))
     return len(pairs)
+
+
+def stamp_derived_graph(store: GraphStore, graph: NamedNode, digest: str | None) -> None:
+    """Record in the meta graph the digest of a derived graph's new content (when it changed), so what is
+    computed from the graph and cached (`graph_fingerprint`) knows to be computed again."""
+    if digest is None:
+        return
+    generation = Literal(digest)
+    store.update(f"DELETE WHERE {{ GRAPH {ns.META_GRAPH} {{ {graph} {MEDKG_GENERATION} ?g }} }} ;\n"
+                 f"INSERT DATA {{ GRAPH {ns.META_GRAPH} {{ {graph} {MEDKG_GENERATION} {generation} }} }}")
+
+
+MEDKG_GENERATION = ns.term(ns.MEDKG, "generation")
+
+
+def graph_fingerprint(store: GraphStore) -> str:
+    """A digest of what the graph holds: every source's content fingerprint and every derived graph's
+    generation. Equal fingerprints mean equal graphs, for caches of what is computed from them."""
+    rows = store.query("SELECT ?g ?h WHERE { GRAPH ?meta { ?g ?p ?h } } ",
+                       bindings={"meta": ns.META_GRAPH, "p": ns.MEDKG_SHA256}).rows
+    rows += store.query("SELECT ?g ?h WHERE { GRAPH ?meta { ?g ?p ?h } } ",
+                        bindings={"meta": ns.META_GRAPH, "p": MEDKG_GENERATION}).rows
+    return ns.digest(*sorted(f"{r['g'].value} {r['h'].value}" for r in rows), length=24)

@@ -98,6 +98,7 @@ MEDKG_PASSAGE = term(MEDKG, "Passage")
 MEDKG_SECTION = term(MEDKG, "Section")
 MEDKG_TRANSLATION_STATUS = term(MEDKG, "translationStatus")
 MEDKG_SHARED_XREF = term(MEDKG, "sharedXref")
+MEDKG_SHARED_LABEL = term(MEDKG, "sharedLabel")
 MEDKG_SHA256 = term(MEDKG, "sha256")
 MEDKG_READER = term(MEDKG, "reader")
 MEDKG_SOURCE_FILE = term(MEDKG, "sourceFile")
@@ -106,6 +107,10 @@ GRAPH_BASE = MEDKG + "graph/"
 META_GRAPH = NamedNode(GRAPH_BASE + "meta")
 LINKS_GRAPH = NamedNode(GRAPH_BASE + "links")
 MENTIONS_GRAPH = NamedNode(GRAPH_BASE + "mentions")
+# Graph families: concept sources (ontologies, their translations, Wikidata), whose concepts relation sources
+# (DO reports, Hetionet, relation dumps: graphs under RELATION_GRAPHS) are joined to.
+CONCEPT_GRAPHS = tuple(GRAPH_BASE + kind + "/" for kind in ("ontology", "translations", "wikidata"))
+RELATION_GRAPHS = GRAPH_BASE + "relations/"
 
 
 def graph_iri(kind: str, name: str) -> NamedNode:

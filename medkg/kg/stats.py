@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from medkg.kg import namespaces as ns
 from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
 
 
@@ -74,3 +75,50 @@ def graph_stats(store: GraphStore) -> Stats:
         labels_per_language=dict(sorted(totals.items(), key=lambda item: -item[1])),
         graphs=graphs,
     )
+
+
+@dataclass
+class RelationSourceStats:
+    """How well one source's relation edges join the rest of the graph."""
+
+    graph: str
+    edges: int
+    both_linked: int  # both ends are concepts of an ontology / Wikidata source, or matched to one
+    subject_linked: int
+    object_linked: int
+
+
+def relation_stats(store: GraphStore, graphs: list[str] | None = None) -> list[RelationSourceStats]:
+    """Per named graph holding relation edges: edges, and how many link to existing concepts on each end.
+
+    An end links when its IRI is a concept of an ontology, translation or Wikidata source (DOIDs directly,
+    for instance) or is matched to one (skos:exactMatch / closeMatch, through shared xrefs or drug labels).
+    """
+    from medkg.kg.relations import relation_iris
+
+    values = " ".join(f"<{iri}>" for iri in relation_iris())
+    only = f"VALUES ?g {{ {' '.join(f'<{g}>' for g in graphs)} }}" if graphs else ""
+    edges = store.query(f"SELECT ?g ?s ?o WHERE {{ {only} VALUES ?r {{ {values} }} GRAPH ?g {{ ?s ?r ?o }} }}",
+                        timeout=MAINTENANCE_TIMEOUT).rows
+    if not edges:
+        return []
+    families = " || ".join(f'STRSTARTS(STR(?h), "{f}")' for f in ns.CONCEPT_GRAPHS)
+    concepts = set(store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH ?h {{ ?c a ?type }} FILTER({families}) }}",
+                               timeout=MAINTENANCE_TIMEOUT).values("c"))
+    linked = set(concepts)
+    for row in store.query("SELECT ?a ?b WHERE { VALUES ?m { skos:exactMatch skos:closeMatch } ?a ?m ?b }",
+                           timeout=MAINTENANCE_TIMEOUT).rows:
+        a, b = row["a"].value, row["b"].value
+        if a in concepts:
+            linked.add(b)
+        if b in concepts:
+            linked.add(a)
+    per_graph: dict[str, list[int]] = {}
+    for row in edges:
+        counts = per_graph.setdefault(row["g"].value, [0, 0, 0, 0])
+        subject, obj = row["s"].value in linked, row["o"].value in linked
+        counts[0] += 1
+        counts[1] += subject and obj
+        counts[2] += subject
+        counts[3] += obj
+    return [RelationSourceStats(g, *counts) for g, counts in sorted(per_graph.items())]

@@ -113,6 +113,11 @@ class DenseIndex:
     def __len__(self) -> int:
         return len(self._passages)
 
+    @property
+    def vectors(self) -> np.ndarray:
+        """The passages' unit vectors, one row per passage (what `search` compares queries with)."""
+        return self._vectors
+
     def digests(self) -> dict[str, str]:
         return {p.iri: passage_digest(p) for p in self._passages}
 

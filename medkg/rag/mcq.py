@@ -148,6 +148,28 @@ def _from_headqa(row: dict, *, index: int, dataset: str, lang: str) -> MCQItem:
                    subject=str(category) if category else None, metadata=metadata)
 
 
+def _from_casimedicos(row: dict, *, index: int, dataset: str, lang: str) -> MCQItem:
+    """CasiMedicos-Arg as MCQA: the clinical case and its question together are the question; options are
+    numbered "1".."5" (labelled A..E here); the dataset name carries language and split."""
+    raw = _field(row, "options")
+    if not isinstance(raw, dict) or list(raw) != [str(i) for i in range(1, len(raw) + 1)]:
+        raise _BadRecord("options must be an object with keys 1, 2, 3, ... in order")
+    options = _labelled(list(raw.values()))
+    answer = str(_field(row, "answer")).strip()
+    if answer not in raw:
+        raise _BadRecord(f"answer {answer!r} is not one of the options {list(raw)}")
+    lang = str(row.get("lang") or lang)
+    split = str(row.get("split") or "")
+    case = str(row.get("clinical_case") or "").strip()
+    question = _text(_field(row, "question"), "question")
+    return MCQItem(id=_text(row.get("id") or f"{dataset}:{index}", "id"), lang=lang,
+                   question=f"{case}\n{question}" if case else question, options=options,
+                   answer=options[int(answer) - 1][0], dataset=f"casimedicos-{lang}-{split}" if split else dataset,
+                   subject=row.get("question_type") or None, explanation=row.get("explanation") or None,
+                   metadata=_rest(row, ("id", "lang", "clinical_case", "question", "options", "answer",
+                                        "question_type", "explanation")))
+
+
 def _from_medkg(row: dict, *, index: int, dataset: str, lang: str) -> MCQItem:
     raw = _field(row, "options")
     if not isinstance(raw, dict) or list(raw) != list(LABELS[:len(raw)]):
@@ -194,6 +216,8 @@ def write_mcq(items: Iterable[MCQItem], path: Path) -> int:
 def _row_schema(row: Any) -> str | None:
     if not isinstance(row, dict):
         return None
+    if "clinical_case" in row and "options" in row and "answer" in row:
+        return "casimedicos"
     if "options" in row and "lang" in row and "answer" in row and "answer_idx" not in row:
         return "medkg"
     if "opa" in row and "cop" in row:
@@ -212,6 +236,8 @@ def _map(schema: str, row: dict, *, index: int, dataset: str, lang: str, cop_bas
         return _from_medqa(row, index=index, dataset=dataset, lang=lang)
     if schema == "medkg":
         return _from_medkg(row, index=index, dataset=dataset, lang=lang)
+    if schema == "casimedicos":
+        return _from_casimedicos(row, index=index, dataset=dataset, lang=lang)
     return _from_headqa(row, index=index, dataset=dataset, lang=lang)
 
 
@@ -268,14 +294,17 @@ def _read_jsonl(path: Path, dataset: str | None, lang: str | None,
             if schema is None or schema == "headqa":
                 fields = sorted(row) if isinstance(row, dict) else type(row).__name__
                 raise MedkgError(f"unknown multiple-choice format (fields {fields}); expected MedQA "
-                                 "(question, options, answer_idx), MedMCQA (question, opa..opd, cop) or "
+                                 "(question, options, answer_idx), MedMCQA (question, opa..opd, cop), "
+                                 "CasiMedicos (clinical_case, question, options, answer) or "
                                  "medkg (id, lang, question, options, answer)",
                                  path=path, line=number)
             if dataset is None:
                 dataset = (f"medqa-us-{len(row['options'])}" if schema == "medqa"
-                           else path.stem if schema == "medkg" else f"medmcqa-{_split_of(path)}")
+                           else path.stem if schema in ("medkg", "casimedicos") else f"medmcqa-{_split_of(path)}")
         elif _row_schema(row) != schema:
             raise MedkgError(f"row does not have the {schema} fields of the first row", path=path, line=number)
+        if schema == "casimedicos" and row.get("answer") is None:
+            continue  # CasiMedicos rows whose case lost its answer line upstream: nothing to score them by
         try:
             items.append(_map(schema, row, index=number, dataset=dataset, lang=lang or "en", cop_base=1))
         except _BadRecord as e:
@@ -318,12 +347,24 @@ _LANGS = ("en", "es", "it", "fr", "de", "pt")
 def load_mcq(source: str, split: str | None = None, limit: int | None = None) -> list[MCQItem]:
     """A local file (→ `read_mcq`) or a Hugging Face dataset id, optionally ``id:config`` (``head_qa:es``).
 
+    For a local file whose questions carry their split (CasiMedicos), ``split`` keeps that split.
+
     Hub rows go through the same per-schema mapping as the local files; MedMCQA's hub ``cop`` is 0-based.
     The default split is ``validation`` for MedMCQA (its test split has no answers) and ``test`` otherwise.
     """
     path = Path(source).expanduser()
     if path.exists():
-        return read_mcq(path, limit=limit)
+        if split is None:
+            return read_mcq(path, limit=limit)
+        items = read_mcq(path)
+        if not any("split" in i.metadata for i in items):
+            raise MedkgError(f"--split {split}: this file's questions carry no split (only CasiMedicos files and "
+                             "Hugging Face datasets have several)", path=path)
+        chosen = [i for i in items if i.metadata.get("split") == split]
+        if not chosen:
+            found = sorted({str(i.metadata.get("split")) for i in items})
+            raise MedkgError(f"no questions of split {split!r} (the file has {', '.join(found)})", path=path)
+        return chosen[:limit] if limit is not None else chosen
     if path.suffix.lower() in (".json", ".jsonl"):
         raise MedkgError("no such file", path=source)
     try:

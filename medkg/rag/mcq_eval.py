@@ -1,10 +1,9 @@
 """Multiple-choice evaluation: accuracy per dataset, language and subject, with 95% confidence intervals.
 
-Modes built so far:
-- retrieval: no language model. Each option is scored by the text index (the classic IR baseline of the
-  MedQA and HEAD-QA papers): passages must match the option and are ranked by option + question; the
-  option whose best k passages score highest wins.
-  Printed beside chance (the mean of 1 / number of options), the no-retrieval floor for a method with no model.
+Modes:
+- retrieval: no language model. Each option is scored by the passages that support it and the graph paths
+  that join it to the question (`medkg.rag.mcq_retrieval`). Printed beside chance (the mean of 1 / number of
+  options), the floor for a method with no model.
 - zero-shot, rag (zero-shot with retrieved evidence) and few-shot (verified traces as demonstrations): a
   generator answers (`medkg.rag.mcq_answer`); rag and few-shot are printed beside zero-shot, their baseline.
 """
@@ -13,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 from medkg.errors import MedkgError
 from medkg.rag.mcq import MCQItem
@@ -28,6 +27,7 @@ class MCQPrediction:
     correct: bool
     scores: dict[str, float] = field(default_factory=dict)   # option label → score
     evidence: dict[str, list[str]] = field(default_factory=dict)  # option label → passage IRIs used
+    paths: dict[str, list[list[str]]] = field(default_factory=dict)  # option label → graph paths (node IRIs)
 
 
 @dataclass(frozen=True)
@@ -51,32 +51,6 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def retrieval_only(items: Sequence[MCQItem], text_index, k: int = 3,
-                   progress: Callable[[str, int], Callable[[int], None]] | None = None) -> list[MCQPrediction]:
-    """Pick the option whose question + option query retrieves the highest-scoring passages (sum of top k).
-
-    Ties (including "nothing retrieved for any option") go to no option: counted wrong, never guessed.
-    """
-    advance = progress("retrieval-only", len(items)) if progress else None
-    predictions = []
-    for item in items:
-        scores: dict[str, float] = {}
-        evidence: dict[str, list[str]] = {}
-        for label, text in item.options:
-            # The option must match (else all options retrieve the same question-driven passages and tie);
-            # the question ranks what matches it.
-            hits = text_index.search(item.question, must=text, k=k, lang=item.lang)
-            scores[label] = round(sum(h.score for h in hits), 4)
-            evidence[label] = [h.passage.iri for h in hits]
-        best = max(scores.values()) if scores else 0.0
-        winners = [label for label, score in scores.items() if score == best]
-        predicted = winners[0] if len(winners) == 1 and best > 0 else None
-        predictions.append(MCQPrediction(item.id, predicted, predicted == item.answer, scores, evidence))
-        if advance:
-            advance(1)
-    return predictions
 
 
 def accuracy_rows(items: Sequence[MCQItem], predictions: Sequence[MCQPrediction]) -> list[AccuracyRow]:

@@ -29,13 +29,27 @@ class Hit:
 
 @dataclass(frozen=True)
 class Fact:
-    """A statement from the graph about a concept the question mentions, with the IRIs that back it."""
+    """A statement from the graph about a concept the question mentions, with the IRIs that back it and the
+    named graphs (sources) that state it: the same statement from two sources is one fact naming both."""
 
     subject: str
     predicate: str
     object: str  # an IRI or a literal's lexical form
-    text: str  # a one-line human rendering: "tuberculosis — subclass of — bacterial infectious disease"
+    text: str  # a one-line rendering in the question's language: "tuberculosis — is treated by — isoniazid"
     object_is_iri: bool = True
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GraphPathEvidence:
+    """A chain of facts joining a question concept to an option concept (at most three hops)."""
+
+    start: str
+    end: str
+    nodes: tuple[str, ...]  # IRIs of each concept on the way, start first
+    facts: tuple[Fact, ...]
+    score: float
+    option: str | None = None  # the option label it leads to, when retrieved for an MCQ item
 
 
 @dataclass(frozen=True)
@@ -74,3 +88,4 @@ class Evidence:
     concepts: list[ConceptMention] = field(default_factory=list)
     passages: list[EvidencePassage] = field(default_factory=list)
     facts: list[EvidenceFact] = field(default_factory=list)
+    paths: list[GraphPathEvidence] = field(default_factory=list)

@@ -37,6 +37,11 @@ def index_dir(settings: Settings) -> Path:
     return settings.home / "index"
 
 
+def cache_dir(settings: Settings) -> Path:
+    """Where retrieval keeps what it computes from the graph (keyed by the graph's fingerprint)."""
+    return settings.home / "cache"
+
+
 def open_text_index(settings: Settings, backend: str = "tantivy") -> TextIndex:
     if backend == "tantivy":
         from medkg.rag.tantivy_index import TantivyIndex
@@ -75,9 +80,10 @@ class Retriever:
     store: GraphStore
     text_index: TextIndex | None = None
     dense_index: DenseIndex | None = None
+    cache_dir: Path | None = None  # where graph retrieval keeps its automata and concept graph between runs
 
     def __post_init__(self) -> None:
-        self.graph = GraphRetriever(self.store)
+        self.graph = GraphRetriever(self.store, self.cache_dir)
 
     def english_names(self, concepts: list[str], limit: int = 8) -> list[str]:
         names: list[str] = []

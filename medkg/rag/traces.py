@@ -235,29 +235,43 @@ def generate_traces(items: Sequence[MCQItem], evidence_for: Callable[[MCQItem], 
 # ------------------------------------------------------------------------------------------------- evidence
 
 # Facts worth a reasoning step, in this order; labels and codes add nothing a step could use.
-_USEFUL_FACTS = ("definition", "description", "subclass of", "same as", "close to")
+_USEFUL_FACTS = ("relation", "definition", "description", "subclass of", "same as", "close to")
 
 
 def select_evidence(evidence: Evidence, *, max_facts: int = 6, prefer_concepts: Sequence[str] = ()) -> Evidence:
-    """Keep the facts a step can reason with (definitions, parents), facts about `prefer_concepts` first (the
-    answer's concepts), at most `max_facts`, renumbered T1…; passages unchanged."""
-    from medkg.rag.graph_retrieval import PREDICATE_NAMES
+    """Keep the facts a step can reason with (relations, definitions, parents), facts about `prefer_concepts`
+    first (the answer's concepts), at most `max_facts`, renumbered T1…; passages unchanged."""
+    from medkg.rag.graph_retrieval import fact_kind
     from medkg.rag.records import EvidenceFact
 
     preferred = set(prefer_concepts)
     kept = []
     for f in evidence.facts:
-        kind = PREDICATE_NAMES.get(f.fact.predicate)
+        kind = fact_kind(f.fact.predicate)
         if kind in _USEFUL_FACTS:
-            kept.append((f.fact.subject not in preferred, _USEFUL_FACTS.index(kind), len(kept), f.fact))
+            about_preferred = f.fact.subject in preferred or f.fact.object in preferred
+            kept.append((not about_preferred, _USEFUL_FACTS.index(kind), len(kept), f.fact))
     kept.sort(key=lambda k: k[:3])
+    # No kind may take more than half the slots while others wait: relations beside a definition, not
+    # six symptoms and no definition.
+    cap = max(2, max_facts // 2)
     seen: set[str] = set()
-    facts = []
-    for *_, fact in kept:
-        if fact.text.lower() not in seen and len(facts) < max_facts:
-            seen.add(fact.text.lower())
-            facts.append(EvidenceFact(f"T{len(facts) + 1}", fact))
-    return Evidence(evidence.question, evidence.lang, evidence.mode, evidence.concepts, evidence.passages, facts)
+    per_kind: dict[int, int] = {}
+    chosen, waiting = [], []
+    for entry in kept:
+        fact, kind = entry[3], entry[1]
+        if fact.text.lower() in seen:
+            continue
+        seen.add(fact.text.lower())
+        if per_kind.get(kind, 0) < cap:
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            chosen.append(entry)
+        else:
+            waiting.append(entry)
+    chosen = (chosen + waiting)[:max_facts]
+    facts = [EvidenceFact(f"T{i}", entry[3]) for i, entry in enumerate(chosen, start=1)]
+    return Evidence(evidence.question, evidence.lang, evidence.mode, evidence.concepts, evidence.passages, facts,
+                    evidence.paths)
 
 
 def answer_evidence(retriever, item: MCQItem, *, mode: str = "lexical", k: int = 3, max_facts: int = 6) -> Evidence:

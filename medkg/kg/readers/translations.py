@@ -14,6 +14,7 @@ from pyoxigraph import Literal, NamedNode, Quad
 
 from medkg.errors import MedkgError
 from medkg.kg import namespaces as ns
+from medkg.kg.axioms import annotated_triple
 
 _PREDICATES = {
     "rdfs:label": ns.RDFS_LABEL,
@@ -35,10 +36,7 @@ def _expand(curie: str) -> NamedNode:
 def _axiom(graph: NamedNode, subject: NamedNode, predicate: NamedNode, target: Literal,
            status: str | None, translator: str | None) -> Iterator[Quad]:
     axiom = ns.minted("axiom", ns.digest(subject.value, predicate.value, str(target)))
-    yield Quad(axiom, ns.RDF_TYPE, ns.OWL_AXIOM, graph)
-    yield Quad(axiom, ns.OWL_ANNOTATED_SOURCE, subject, graph)
-    yield Quad(axiom, ns.OWL_ANNOTATED_PROPERTY, predicate, graph)
-    yield Quad(axiom, ns.OWL_ANNOTATED_TARGET, target, graph)
+    yield from annotated_triple(axiom, subject, predicate, target, graph)
     if status:
         yield Quad(axiom, ns.MEDKG_TRANSLATION_STATUS, Literal(status), graph)
     if translator:
@@ -129,13 +127,18 @@ def read_robot_synonyms(path: Path, graph: NamedNode) -> Iterator[Quad]:
                 yield from _axiom(graph, subject, predicate, target, "OFFICIAL", translator or None)
 
 
+def is_translation_table(header: list[str]) -> bool:
+    """A Babelon table or a ROBOT synonym template."""
+    return is_babelon(header) or ("subject_id" in header and "translation_value" in header)
+
+
 def read_translation_table(path: Path, graph: NamedNode) -> Iterator[Quad]:
     """Pick Babelon or ROBOT-template layout from the header."""
     with open(path, encoding="utf-8", newline="") as handle:
         header = [h.strip() for h in handle.readline().rstrip("\r\n").split("\t")]
     if is_babelon(header):
         return read_babelon(path, graph)
-    if "subject_id" in header and "translation_value" in header:
+    if is_translation_table(header):
         return read_robot_synonyms(path, graph)
     raise MedkgError("unrecognised TSV: expected a Babelon table (subject_id, predicate_id, translation_language,"
                      " translation_value) or a ROBOT synonym template", path=path, line=1)
