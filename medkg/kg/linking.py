@@ -61,6 +61,8 @@ def _matches_may_change(store: GraphStore, changed: Sequence) -> bool:
     """A source that existed before may have removed matches; a new one adds some only if it shares an xref
     with another source, or adds English names while relation sources (matched by label) are loaded."""
     relation_nodes = None
+    derived = {ns.LINKS_GRAPH.value, ns.MENTIONS_GRAPH.value, ns.META_GRAPH.value}
+    graphs = [g for g in store.named_graphs() if g not in derived]
     for report in changed:
         if report.status == "replaced":
             return True
@@ -68,13 +70,21 @@ def _matches_may_change(store: GraphStore, changed: Sequence) -> bool:
             relation_nodes = _has_relation_sources(store) if relation_nodes is None else relation_nodes
             if relation_nodes:
                 return True
-        if report.changed.xrefs and store.query(
+        others = [g for g in graphs if g != report.graph]
+        if report.changed.xrefs and _any_xrefs(store, others) and store.query(
                 "ASK { GRAPH ?g { ?c oboInOwl:hasDbXref ?x } GRAPH ?other { ?d oboInOwl:hasDbXref ?x } "
                 "FILTER(?other NOT IN (?g, ?links, ?mentions)) }",
                 bindings={"g": NamedNode(report.graph), "links": ns.LINKS_GRAPH, "mentions": ns.MENTIONS_GRAPH},
                 timeout=MAINTENANCE_TIMEOUT).boolean:
             return True
     return False
+
+
+def _any_xrefs(store: GraphStore, graphs: list[str]) -> bool:
+    """Whether any of these graphs holds a cross-reference: a lookup each, before the costlier join that
+    asks whether they share one (a second on a million-triple source, for nothing when it is alone)."""
+    return any(store.query("ASK { GRAPH ?g { ?c oboInOwl:hasDbXref ?x } }", bindings={"g": NamedNode(g)}).boolean
+               for g in graphs)
 
 
 def _has_relation_sources(store: GraphStore) -> bool:

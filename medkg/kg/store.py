@@ -121,6 +121,10 @@ class GraphStore(ABC):
     def has_graph(self, graph: ox.NamedNode) -> bool:
         return graph.value in set(self.named_graphs())
 
+    def quad_count(self) -> int | None:
+        """Quads in the whole store, where the back-end counts them cheaply (None otherwise)."""
+        return None
+
     def drop_graph(self, graph: ox.NamedNode) -> None:
         self.update(f"DROP SILENT GRAPH <{graph.value}>", timeout=MAINTENANCE_TIMEOUT)
 
@@ -260,6 +264,9 @@ class OxigraphStore(GraphStore):
 
     def add_quads(self, quads: Iterable[ox.Quad]) -> None:
         self.ox.bulk_extend(quads)
+
+    def quad_count(self) -> int:
+        return len(self.ox)  # 0.2 s for a million quads, where COUNT(*) over one graph takes 0.8 s
 
     # Oxigraph removes quads one by one far faster than SPARQL DROP / MOVE or remove_graph do (measured on
     # 420k quads: 5 s against 21 s for remove_graph and 97 s for DROP + MOVE), so graph swaps use it.
