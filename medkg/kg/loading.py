@@ -11,7 +11,6 @@ raised together at the end (`LoadFailed`, which carries every report).
 """
 from __future__ import annotations
 
-import hashlib
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +23,9 @@ from typing import Protocol
 from pyoxigraph import Literal, NamedNode, Quad
 
 from medkg.errors import MedkgError
+from medkg.files import file_sha256
 from medkg.kg import namespaces as ns
+from medkg.kg.linking import passage_languages, relink
 from medkg.kg.readers import READER_VERSION, READERS, Reader, reader_for
 from medkg.kg.readers.context import ReadContext
 from medkg.kg.readers.tables import table_suffix
@@ -189,13 +190,6 @@ def _catalog_meta(path: Path) -> SourceMeta:
     return SourceMeta()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _counted(quads: Iterator[Quad], counter: list[int], progress: ProgressHook | None) -> Iterator[Quad]:
     for quad in quads:
@@ -228,7 +222,7 @@ def load_source(store: GraphStore, source: Source, *, progress: ProgressHook | N
     source = Source(source.path.resolve(), source.meta)
     reader = reader_for(source.path, source.meta.reader)
     graph = source_graph(source, reader)
-    fingerprint = f"{_sha256(source.path)}/{reader.name}/{READER_VERSION}"
+    fingerprint = f"{file_sha256(source.path)}/{reader.name}/{READER_VERSION}"
     if not force and recorded_fingerprint(store, graph) == fingerprint:
         return LoadReport(source.path, graph.value, reader.name, "unchanged", count_triples(store, graph),
                           time.perf_counter() - started)
@@ -261,9 +255,6 @@ def load_source(store: GraphStore, source: Source, *, progress: ProgressHook | N
 # The FILTER stays outside the GRAPH group: inside it, ?lang (bound by VALUES at the top) would be unbound.
 _HAS_NAMES_IN = """ASK { GRAPH ?g { VALUES ?via { rdfs:label skos:altLabel oboInOwl:hasExactSynonym } ?c ?via ?name }
   FILTER(LANGMATCHES(LANG(?name), STR(?lang))) }"""
-# Languages whose names matter to derived links: English (matches, label resolution) and whatever language
-# passages are in (mentions); other languages' names change nothing derived.
-_PASSAGE_LANGUAGES = "SELECT DISTINCT (LANG(?t) AS ?lang) WHERE { ?p a medkg:Passage ; schema:text ?t }"
 
 
 def graph_content(store: GraphStore, graph: NamedNode) -> GraphContent:
@@ -273,8 +264,9 @@ def graph_content(store: GraphStore, graph: NamedNode) -> GraphContent:
         return bool(store.query(f"ASK {{ GRAPH ?g {{ {pattern} }} }}", bindings={"g": graph, **bindings},
                                 timeout=MAINTENANCE_TIMEOUT).boolean)
 
-    languages = {"en"} | {lang.split("-")[0].lower() for lang in
-                          store.query(_PASSAGE_LANGUAGES, timeout=MAINTENANCE_TIMEOUT).values("lang") if lang}
+    # Languages whose names matter to derived links: English (matches, label resolution) and the languages
+    # passages are in (mentions); other languages' names change nothing derived.
+    languages = {"en"} | passage_languages(store)
     named = frozenset(lang for lang in sorted(languages) if store.query(
         _HAS_NAMES_IN, bindings={"g": graph, "lang": Literal(lang)}, timeout=MAINTENANCE_TIMEOUT).boolean)
     relation = " UNION ".join(f"{{ ?s <{iri}> ?o }}" for iri in relation_iris())
@@ -335,8 +327,6 @@ def load_paths(store: GraphStore, paths: Iterable[Path], *, listener: LoadListen
                force: bool = False, link: bool = True) -> list[LoadReport]:
     """Load files and folders, then update the derived links that the loaded sources affect. The library face
     of `medkg kg load`. Raises `LoadFailed` (with every report) after loading what it could, if any failed."""
-    from medkg.kg.linking import relink
-
     skipped: list[tuple[Path, str]] = []
     sources = expand(paths, skipped)
     reports = [LoadReport(path, "", "", "skipped", 0, 0.0, (reason,)) for path, reason in skipped]

