@@ -31,9 +31,13 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_kg.py
+	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_dense.py
 	$(BIN)/python bench/bench_annotate.py
 	test -d .medkg/demo/store || $(BIN)/medkg --home .medkg/demo demo
 	$(BIN)/python bench/bench_explorer.py --home .medkg/demo
+	# graph passages and paths want the full ../shared graph: see bench/README.md (build .medkg/eval first)
+	$(BIN)/python bench/bench_graph.py --home $(if $(wildcard .medkg/eval/store),.medkg/eval,.medkg/demo)
 
 # The explorer's browser tests use Debian's chromium and its chromedriver (they skip, saying so, without them).
 # Needs root; CI (.ci/run) runs it before `make test`.

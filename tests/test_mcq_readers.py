@@ -274,3 +274,28 @@ def test_hub_rows_go_through_the_same_mapping(monkeypatch):
     rows["openlifescienceai/medmcqa"] = [json.loads(medmcqa_row(cop=-1))]  # the hub's test split: no answers
     with pytest.raises(MedkgError, match="row 0: cop -1 is not among the options"):
         load_mcq("openlifescienceai/medmcqa", split="test")
+
+
+@pytest.mark.parametrize("lang", ["es", "it", "en"])
+def test_casimedicos_case_and_question_together_splits_and_languages(lang):
+    path = shared(f"mcqa/casimedicos/casimedicos_arg_mcqa_{lang}.jsonl")
+    items = read_mcq(path)
+    assert len(items) == 394  # 395 rows; one has no answer upstream (its case lost the line) and is skipped
+    assert {i.dataset for i in items} == {f"casimedicos-{lang}-train", f"casimedicos-{lang}-dev"}
+    assert all(len(i.options) == 5 and i.lang == lang for i in items)
+    first = items[0]
+    raw = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    assert first.question == f"{raw['clinical_case']}\n{raw['question']}"
+    assert first.answer == "ABCDE"[int(raw["answer"]) - 1] and first.subject == raw["question_type"]
+    dev = load_mcq(str(path), split="dev")
+    assert len(dev) == 51 and {i.metadata["split"] for i in dev} == {"dev"}
+    with pytest.raises(MedkgError, match="no questions of split 'test'"):
+        load_mcq(str(path), split="test")
+
+
+def test_split_of_a_file_without_splits_is_refused(tmp_path):
+    path = tmp_path / "medqa.jsonl"
+    path.write_text(json.dumps({"question": "Q?", "options": {"A": "a", "B": "b"}, "answer_idx": "A",
+                                "answer": "a", "meta_info": "step1"}) + "\n")
+    with pytest.raises(MedkgError, match="carry no split"):
+        load_mcq(str(path), split="dev")

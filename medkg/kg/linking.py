@@ -51,8 +51,8 @@ def relink(store: GraphStore, changed: Sequence | None = None) -> LinkReport:
     matches = mentions = None
     if any(c.xrefs or "en" in c.name_languages for c in content) and _matches_may_change(store, changed):
         matches = link_shared_xrefs(store)
-    passage_languages = _passage_languages(store)
-    if any(c.passages or c.name_languages & passage_languages for c in content):
+    languages = passage_languages(store)
+    if any(c.passages or c.name_languages & languages for c in content):
         mentions = link_mentions(store)
     return LinkReport(matches, mentions)
 
@@ -67,7 +67,8 @@ def _matches_may_change(store: GraphStore, changed: Sequence) -> bool:
         if report.status == "replaced":
             return True
         if "en" in report.changed.name_languages:
-            relation_nodes = _has_relation_sources(store) if relation_nodes is None else relation_nodes
+            relation_nodes = any(g.startswith(ns.RELATION_GRAPHS) for g in graphs) if relation_nodes is None \
+                else relation_nodes
             if relation_nodes:
                 return True
         others = [g for g in graphs if g != report.graph]
@@ -87,11 +88,8 @@ def _any_xrefs(store: GraphStore, graphs: list[str]) -> bool:
                for g in graphs)
 
 
-def _has_relation_sources(store: GraphStore) -> bool:
-    return any(g.startswith(ns.RELATION_GRAPHS) for g in store.named_graphs())
-
-
-def _passage_languages(store: GraphStore) -> set[str]:
+def passage_languages(store: GraphStore) -> set[str]:
+    """The languages passages are in (only names in these can be mentioned)."""
     rows = store.query("SELECT DISTINCT (LANG(?t) AS ?lang) WHERE { ?p a medkg:Passage ; schema:text ?t }",
                        timeout=MAINTENANCE_TIMEOUT).values("lang")
     return {lang.split("-")[0].lower() for lang in rows if lang}
