@@ -518,7 +518,7 @@ def demo(
     out.print("Next: [bold]medkg --home .medkg/demo qa \"question\" @note.txt[/bold], "
               "[bold]medkg eval qa FILE.json[/bold]")
 
-    from medkg.demo import annotation_demo
+    from medkg.demo import annotation_demo, annotation_sources
     from medkg.kg.display import compact_iri
 
     out_dir = state.settings.home / "annotations"
@@ -527,6 +527,12 @@ def demo(
         report, mentions = annotation_demo(state.store(), state.settings.home, out_dir, progress)
     out.print(f"{report.documents} notes, {report.annotations} annotations ({report.linked} linked) in "
               f"{report.seconds:.1f} s; by assertion: " + ", ".join(f"{k} {v}" for k, v in report.by_assertion.items()))
+    out.print("by source: " + ", ".join(f"{k} {v}" for k, v in report.by_source.most_common())
+              + " (qa: an answer to a schema question; dictionary: a concept's name in the graph; both)")
+    sources = Table("note", "span", "type", "source", "concept", header_style="bold")
+    for note, span, type_name, source, concept in annotation_sources(out_dir, per_note=5):
+        sources.add_row(note, span, type_name, source, compact_iri(concept) if concept else "")
+    out.print(sources)
     out.print(f"JSON-LD, HTML and Turtle in {out_dir}/ (open {out_dir}/<note>.html in a browser)")
     out.print("\n[bold]SPARQL: notes that mention any infectious disease (descendants of DOID:0050117)[/bold]")
     table = Table("note", "span", "concept", "assertion", header_style="bold")

@@ -178,6 +178,30 @@ def annotation_demo(store: GraphStore, home: Path, out_dir: Path, progress=None)
     return report, documents_mentioning(store, INFECTIOUS_DISEASE)
 
 
+def annotation_sources(out_dir: Path, per_note: int = 5) -> list[tuple[str, str, str, str, str | None]]:
+    """(note, span, type, source, concept IRI) from the demo's JSON-LD: per note, spans of each source in turn
+    (a QA answer, a dictionary name, one both found), so the table shows where candidates come from."""
+    import json
+
+    rows = []
+    for path in sorted(out_dir.glob("*.jsonld")):
+        items = json.loads(path.read_text(encoding="utf-8")).get("first", {}).get("items", [])
+        by_source: dict[str, list] = {}
+        for item in items:
+            by_source.setdefault(item.get("candidateSource", "qa"), []).append(item)
+        picked = []
+        while len(picked) < per_note and any(by_source.values()):
+            for source in sorted(by_source):
+                if by_source[source] and len(picked) < per_note:
+                    picked.append(by_source[source].pop(0))
+        for item in picked:
+            quote = next(s["exact"] for s in item["target"]["selector"] if s["type"] == "TextQuoteSelector")
+            tag = next(b["value"] for b in item["body"] if b.get("purpose") == "tagging")
+            concept = next((b.get("source") for b in item["body"] if b.get("purpose") == "identifying"), None)
+            rows.append((path.stem, quote, tag, item.get("candidateSource", "qa"), concept))
+    return rows
+
+
 @dataclass
 class TraceDemo:
     record: object          # TraceRecord: the MedQA question, its evidence, the trace and the verifier's verdict

@@ -163,7 +163,8 @@ def test_notes_in_three_languages_yield_linked_and_assessed_concepts(annotator):
         expected_lang = {"note_en_tb.txt": "en", "nota_it_polmonite.txt": "it"}.get(name, "es")
         for a in annotations:
             assert doc.text[a.start:a.end] == a.text and a.text == a.text.strip()
-            assert a.score >= 0 and a.lang == expected_lang
+            assert a.lang == expected_lang and a.source in ("qa", "dictionary", "qa+dictionary")
+            assert a.score >= 0 or a.source == "dictionary"  # a QA answer beats "no answer"; a name need not
         found[name] = _by_text(annotations)
     en, it, es = found["note_en_tb.txt"], found["nota_it_polmonite.txt"], found["nota_es_apendicitis.txt"]
     tb = en["pulmonary tuberculosis"]
@@ -313,3 +314,24 @@ def test_gold_documents_become_squad_training_data():
         squad = read_squad(path)
     assert len(squad.examples) == sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
     assert not squad.dropped
+
+
+def test_a_fresh_workspace_loads_the_shipped_catalog_once_and_links(model_home, tmp_path):
+    from medkg.cli import app
+
+    home = tmp_path / "fresh"
+    home.mkdir()
+    (home / "models").symlink_to(model_home / "models", target_is_directory=True)  # the backbone, converted once
+    out = tmp_path / "out"
+    args = ["--home", str(home), "annotate", str(NOTES / "nota_it_polmonite.txt"), "--out", str(out),
+            "--report", "json", "--precision", "fp32"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "first use" in result.stderr and "ontologies" in result.stderr
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["documents"] == 1 and summary["linked"] > 0
+    again = runner.invoke(app, args + ["--no-resume"])
+    assert again.exit_code == 0 and "first use" not in again.stderr  # loaded once
+    annotations = json.loads((out / "nota_it_polmonite.jsonld").read_text(encoding="utf-8"))
+    sources = {item.get("candidateSource") for item in annotations["first"]["items"]}
+    assert "dictionary" in sources or "qa+dictionary" in sources  # the graph's names are candidates too

@@ -413,18 +413,18 @@ def test_to_brat_lines(en_doc):
         "A1\tAssertion T1 negated\n"
         "N1\tReference T1 HP:0001945\tFever\n"
         "N2\tReference T1 UMLS:C0015967\tFever\n"
-        "#1\tAnnotatorNotes T1\tscore=1.2500 link_score=1.0000\n"
+        "#1\tAnnotatorNotes T1\tsource=qa score=1.2500 link_score=1.0000\n"
         "T2\tsign_symptom 17 27\tchest pain\n"
         "A2\tAssertion T2 negated\n"
-        "#2\tAnnotatorNotes T2\tscore=1.2500\n"
+        "#2\tAnnotatorNotes T2\tsource=qa score=1.2500\n"
         "T3\tproblem 40 53\tbreast cancer\n"
         "A3\tAssertion T3 family\n"
         "N3\tReference T3 DOID:1612\tbreast cancer\n"
-        "#3\tAnnotatorNotes T3\tscore=1.2500 link_score=0.9500\n"
+        "#3\tAnnotatorNotes T3\tsource=qa score=1.2500 link_score=0.9500\n"
         "T4\tmedication 63 72\tmetformin\n"
-        "#4\tAnnotatorNotes T4\tscore=1.2500\n"
+        "#4\tAnnotatorNotes T4\tsource=qa score=1.2500\n"
         "T5\tdosage 73 91\t500 mg twice daily\n"
-        "#5\tAnnotatorNotes T5\tscore=1.2500\n"
+        "#5\tAnnotatorNotes T5\tsource=qa score=1.2500\n"
     )
     assert to_brat(doc, anns) == expected
     assert to_brat(doc, anns[::-1]) == expected

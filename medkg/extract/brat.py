@@ -86,12 +86,18 @@ class _Textbound:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-def read_brat(txt_path: Path, *, lang: str | None = None) -> tuple[Document, list[GoldMention]]:
+class TextMismatch(MedkgError):
+    """A T line whose text is not the .txt's text at its offsets."""
+
+
+def read_brat(txt_path: Path, *, lang: str | None = None,
+              mismatches: list[MedkgError] | None = None) -> tuple[Document, list[GoldMention]]:
     """A BRAT document: its ``.txt`` (exactly as stored) and the mentions of the sibling ``.ann``, if any.
 
     The document id is the file stem. Mentions come in the order of their ``T`` lines. A malformed line, a
     reference to an undefined ``T`` id, or a ``T`` line whose text disagrees with the ``.txt`` at its offsets
-    raises `MedkgError` naming the ``.ann`` file and line.
+    raises `MedkgError` naming the ``.ann`` file and line. With a `mismatches` list, a ``T`` line whose text
+    disagrees is left out and its error appended there instead (upstream corpora have a few such lines).
     """
     txt_path = Path(txt_path)
     text = read_text_exactly(txt_path)
@@ -99,12 +105,14 @@ def read_brat(txt_path: Path, *, lang: str | None = None) -> tuple[Document, lis
     ann_path = txt_path.with_suffix(".ann")
     if not ann_path.exists():
         return document, []
-    return document, parse_ann(read_text_exactly(ann_path), document, ann_path)
+    return document, parse_ann(read_text_exactly(ann_path), document, ann_path, mismatches)
 
 
-def parse_ann(content: str, document: Document, ann_path: Path | None = None) -> list[GoldMention]:
+def parse_ann(content: str, document: Document, ann_path: Path | None = None,
+              mismatches: list[MedkgError] | None = None) -> list[GoldMention]:
     """The mentions of a ``.ann`` file's content over ``document.text`` (see `read_brat`)."""
     text = document.text
+    dropped: set[str] = set()
     textbounds: dict[str, _Textbound] = {}
     pending: list[tuple[int, str, str, str]] = []  # (line, kind, target, payload) resolved after all T lines
 
@@ -120,7 +128,14 @@ def parse_ann(content: str, document: Document, ann_path: Path | None = None) ->
             raise fail(f"malformed line (expected an id, a tab and the annotation): {_shorten(line)!r}", number)
         kind = head[0]
         if kind == "T":
-            tb = _parse_textbound(head, rest, text, number, fail)
+            try:
+                tb = _parse_textbound(head, rest, text, number, fail)
+            except TextMismatch as mismatch:
+                if mismatches is None:
+                    raise
+                mismatches.append(mismatch)
+                dropped.add(head)
+                continue
             if tb.id in textbounds:
                 raise fail(f"duplicate id {tb.id} (first on line {textbounds[tb.id].line})", number)
             textbounds[tb.id] = tb
@@ -152,6 +167,8 @@ def parse_ann(content: str, document: Document, ann_path: Path | None = None) ->
     for number, kind, target, payload in pending:
         tb = textbounds.get(target)
         if tb is None:
+            if target in dropped:
+                continue
             if _TEXTBOUND_ID.match(target):
                 raise fail(f"{target} is not defined in this file", number)
             continue  # an attribute of an event or relation: not a mention's
@@ -190,8 +207,8 @@ def _parse_textbound(head: str, rest: str, text: str, number: int, fail) -> _Tex
         spans.append((start, end))
     expected = fragments_text(text, spans)
     if span_text != expected:
-        raise fail(f"{head}: text {_shorten(span_text)!r} does not match the .txt at {offsets} "
-                   f"({_shorten(expected)!r})", number)
+        raise TextMismatch(f"{head}: text {_shorten(span_text)!r} does not match the .txt at {offsets} "
+                   f"({_shorten(expected)!r})", path=fail("", number).path, line=number)
     return _Textbound(id=head, type=entity_type, spans=tuple(spans), text=span_text, line=number)
 
 

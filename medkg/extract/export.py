@@ -71,6 +71,7 @@ MEDKG_CONTEXT: dict = {
     "assertionCues": {"@id": MEDKG + "assertionCue", "@container": "@set"},
     "qaScore": {"@id": MEDKG + "qaScore", "@type": XSD + "double"},
     "question": {"@id": MEDKG + "question"},
+    "candidateSource": {"@id": MEDKG + "candidateSource"},
     "linkScore": {"@id": MEDKG + "linkScore", "@type": XSD + "double"},
     "scheme": {"@id": MEDKG + "scheme"},
     "xrefs": {"@id": OBOINOWL + "hasDbXref", "@container": "@set"},
@@ -202,6 +203,7 @@ def web_annotation(doc: Document, ann: Annotation, *, generator: dict, created: 
         item["qaScore"] = _finite(ann.score)
     if ann.question:
         item["question"] = ann.question
+    item["candidateSource"] = ann.source
     return item
 
 
@@ -321,7 +323,7 @@ def to_brat(doc: Document, annotations: Sequence[Annotation]) -> str:
             for reference in dict.fromkeys(references):
                 normalisation_n += 1
                 lines.append(f"N{normalisation_n}\tReference {tid} {reference}\t{label}")
-        notes = []
+        notes = [f"source={ann.source}"]
         if _finite(ann.score) is not None:
             notes.append(f"score={ann.score:.4f}")
         if concept is not None and _finite(concept.score) is not None:

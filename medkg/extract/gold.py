@@ -1,4 +1,5 @@
-"""Gold standards to score annotations against: E3C Layer 1 (UIMA CAS XMI) and CodiEsp (CodiEsp-X TSV).
+"""Gold standards to score annotations against: E3C Layer 1 (UIMA CAS XMI) and CodiEsp (CodiEsp-X TSV); entity
+corpora (mention TSVs, BRAT folders) through `medkg.extract.gold_corpora`.
 
 Both readers return `GoldDocument`s whose offsets are Python ``str`` indices into `Document.text` (see
 `medkg.extract.records`), so ``doc.text[m.start:m.end] == m.text`` for every mention with one span, and
@@ -51,8 +52,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from medkg.errors import MedkgError
+from medkg.extract.gold_corpora import is_mention_tsv, read_entity_corpus, read_mention_tsv
 from medkg.extract.inputs import read_text_exactly
-from medkg.extract.records import Document, GoldDocument, GoldMention
+from medkg.extract.records import Document, GoldDocument, GoldMention, merge_same_span, mention_order
 from medkg.kg.namespaces import normalize_xref
 
 log = logging.getLogger("medkg.extract.gold")
@@ -162,7 +164,7 @@ def read_e3c_xmi(path: Path, lang: str | None = None, layers: Sequence[str] = ("
                               if k not in _STRUCTURAL and k not in _REFERENCE_FEATURES and not k.startswith("{")}
             mentions.append(GoldMention(doc_id=doc_id, spans=((begin, end),), text=text[begin:end], type=layer,
                                         codes=codes, attributes=attributes))
-    return GoldDocument(document, _merge_same_span(mentions))
+    return GoldDocument(document, merge_same_span(mentions))
 
 
 def _clinentity(element: ET.Element) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -325,7 +327,7 @@ def read_codiesp(split_dir: Path, limit: int | None = None) -> list[GoldDocument
         log.warning("%s: %d of %d mentions do not match the text at their offsets (kept, marked "
                     "offset_mismatch)", tsv, mismatches, len(grouped))
     log.debug("%s: %d rows, %d mentions, %d documents", tsv, rows, len(grouped), len(documents))
-    return [GoldDocument(documents[doc_id], sorted(found, key=_mention_order))
+    return [GoldDocument(documents[doc_id], sorted(found, key=mention_order))
             for doc_id, found in mentions.items()]
 
 
@@ -373,12 +375,20 @@ def read_gold(path: Path) -> list[GoldDocument]:
     if path.is_file():
         if path.suffix.lower() in (".xml", ".xmi"):
             return [read_e3c_xmi(path)]
+        if path.suffix.lower() == ".tsv" and is_mention_tsv(path):
+            return read_mention_tsv(path)
         raise MedkgError("not a gold standard: expected an E3C .xml/.xmi file, an E3C folder or a CodiEsp "
                          "split folder (<split>X.tsv + text_files/)", path=path)
     if any(path.glob("*X.tsv")) and (path / "text_files").is_dir():
         return read_codiesp(path)
     if _xmi_files(path) or any(_xmi_files(sub) for sub in path.iterdir() if sub.is_dir()):
         return read_e3c_folder(path)
+    if any(is_mention_tsv(tsv) for tsv in path.rglob("*.tsv")) or any(path.rglob("*.ann")):
+        mismatches: list[MedkgError] = []
+        documents = read_entity_corpus(path, mismatches=mismatches)
+        for mismatch in mismatches:  # upstream quirks (PharmaCoNER has five): the mention is left out, said here
+            log.warning("left out: %s", mismatch)
+        return documents
     splits = [sub.name for sub in sorted(path.iterdir()) if sub.is_dir() and any(sub.glob("*X.tsv"))]
     hint = f" (CodiEsp split folders inside: {', '.join(splits)}; name one)" if splits else ""
     raise MedkgError("not a gold standard: no E3C .xml/.xmi files and no CodiEsp <split>X.tsv with "
@@ -401,21 +411,3 @@ def summarize_gold(documents: Sequence[GoldDocument]) -> dict[str, dict[str, int
             counts["offset_mismatch"] += mention.attributes.get("offset_mismatch") == "true"
     keys = ("documents", "mentions", "coded", "discontinuous", "multi_span", "offset_mismatch")
     return {lang: {k: counts[k] for k in keys} for lang, counts in sorted(summary.items())}
-
-
-def _mention_order(mention: GoldMention) -> tuple:
-    return (mention.start, mention.end, mention.type, mention.spans)
-
-
-def _merge_same_span(mentions: list[GoldMention]) -> list[GoldMention]:
-    merged: dict[tuple, GoldMention] = {}
-    for mention in mentions:
-        key = (mention.type, mention.spans)
-        first = merged.get(key)
-        if first is None:
-            merged[key] = mention
-            continue
-        codes = first.codes + tuple(c for c in mention.codes if c not in first.codes)
-        merged[key] = GoldMention(first.doc_id, first.spans, first.text, first.type, codes,
-                                  {**mention.attributes, **first.attributes})
-    return sorted(merged.values(), key=_mention_order)

@@ -98,7 +98,7 @@ def _status_class(status: str) -> str:
 
 
 def _number(value: float | None, digits: int = 3) -> str:
-    if value is None:
+    if value is None or value in (float("inf"), float("-inf")):  # a dictionary span no QA window held whole
         return ""
     try:
         return f"{value:.{digits}f}"
@@ -116,7 +116,7 @@ def hover_title(ann: Annotation) -> str:
         lines.append(f"link score {_number(concept.score)}" + (f" · {concept.scheme}" if concept.scheme else ""))
     else:
         lines.append("not linked")
-    lines.append(f"QA score {_number(ann.score)}")
+    lines.append(f"QA score {_number(ann.score)} · from {ann.source}")
     return "\n".join(lines)
 
 

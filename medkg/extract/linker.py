@@ -20,7 +20,7 @@ import re
 import unicodedata
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -32,7 +32,7 @@ from medkg.extract.records import ConceptLink
 from medkg.kg import namespaces as ns
 from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: names carry their strength (label, exact, alternative, related)
 _NAME_STRENGTH = {ns.RDFS_LABEL.value: 0, ns.HAS_EXACT_SYNONYM.value: 1, ns.SKOS_ALT_LABEL.value: 2,
                   ns.SYNONYM_PREDICATES["RELATED"].value: 3}
 _SPACES = re.compile(r"\s+")
@@ -80,9 +80,11 @@ class ConceptIndex:
     names: list[str]                    # every name, as written
     name_lang: list[str]
     name_concept: np.ndarray            # name → concept index
+    name_strength: list[int]            # 0 label, 1 exact synonym, 2 alternative label, 3 related synonym
     vectorizer: object                  # a fitted sklearn TfidfVectorizer
     matrix: object                      # scipy CSR: names × char-3-grams, rows L2-normalised
     fingerprint: str = ""
+    kinds: list[tuple[str, ...]] = field(default_factory=list)  # per concept: schema:additionalType values
 
     # -- building ----------------------------------------------------------------------------------------
     @classmethod
@@ -96,6 +98,16 @@ class ConceptIndex:
             "  MINUS { ?c owl:deprecated true } MINUS { ?c a schema:Article } MINUS { ?c a medkg:Passage } "
             "}", timeout=MAINTENANCE_TIMEOUT)
         xrefs = store.query("SELECT ?c ?x WHERE { ?c oboInOwl:hasDbXref ?x }", timeout=MAINTENANCE_TIMEOUT)
+        # Wikidata items say what they are ("disease", "drug", "symptom"): schemas pick dictionary names by it.
+        kinds_of = store.query("SELECT ?c ?kind WHERE { ?c schema:additionalType ?kind FILTER(isLiteral(?kind)) }",
+                               timeout=MAINTENANCE_TIMEOUT)
+        # ... and ontology classes by their top branch (a child of a root): HPO's "phenotypic abnormality" is
+        # what a sign is, its "clinical modifier" branch ("Right", "Severe") is not.
+        branches = store.query(
+            "SELECT ?c (SAMPLE(?name) AS ?kind) WHERE { ?branch rdfs:subClassOf ?root . "
+            "FILTER(isIRI(?root) && isIRI(?branch)) MINUS { ?root rdfs:subClassOf ?up } "
+            "?branch rdfs:label ?name FILTER(LANGMATCHES(LANG(?name), 'en') || LANG(?name) = '') "
+            "?c rdfs:subClassOf* ?branch } GROUP BY ?c ?branch", timeout=MAINTENANCE_TIMEOUT)
         concept_index: dict[str, int] = {}
         labels: list[str] = []
         label_rank: list[int] = []
@@ -132,9 +144,15 @@ class ConceptIndex:
         folded = [fold(name) for _, name, _ in keys]
         vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), dtype=np.float32, sublinear_tf=True)
         matrix = vectorizer.fit_transform(folded).tocsr()
+        kinds: dict[int, set[str]] = defaultdict(set)
+        for row in kinds_of.rows + branches.rows:
+            i = concept_index.get(row["c"].value)
+            if i is not None:
+                kinds[i].add(row["kind"].value.lower())
         return cls(concepts, labels, [tuple(sorted(codes[i])) for i in range(len(concepts))],
                    [name for _, name, _ in keys], [lang for _, _, lang in keys],
-                   np.array([i for i, _, _ in keys], dtype=np.int64), vectorizer, matrix, fingerprint)
+                   np.array([i for i, _, _ in keys], dtype=np.int64), [name_rows[key] for key in keys],
+                   vectorizer, matrix, fingerprint, [tuple(sorted(kinds[i])) for i in range(len(concepts))])
 
     # -- persistence (a folder, like scispaCy's linker: vectoriser, sparse vectors, aliases, concepts) -----
     def save(self, folder: Path) -> Path:
@@ -145,11 +163,13 @@ class ConceptIndex:
         joblib.dump(self.vectorizer, folder / "tfidf_vectorizer.joblib")
         sparse.save_npz(folder / "tfidf_vectors_sparse.npz", self.matrix)
         (folder / "concept_aliases.json").write_text(json.dumps(
-            {"names": self.names, "lang": self.name_lang, "concept": self.name_concept.tolist()},
+            {"names": self.names, "lang": self.name_lang, "concept": self.name_concept.tolist(),
+             "strength": self.name_strength},
             ensure_ascii=False), encoding="utf-8")
         (folder / "concepts.json").write_text(json.dumps(
             {"version": INDEX_VERSION, "fingerprint": self.fingerprint, "concepts": self.concepts,
-             "labels": self.labels, "xrefs": [list(x) for x in self.xrefs]}, ensure_ascii=False), encoding="utf-8")
+             "labels": self.labels, "xrefs": [list(x) for x in self.xrefs], "kinds": [list(k) for k in self.kinds]},
+            ensure_ascii=False), encoding="utf-8")
         return folder
 
     @classmethod
@@ -163,9 +183,10 @@ class ConceptIndex:
             if meta.get("version") != INDEX_VERSION:
                 raise MedkgError(f"linker index version {meta.get('version')} (expected {INDEX_VERSION})", path=folder)
             return cls(meta["concepts"], meta["labels"], [tuple(x) for x in meta["xrefs"]], aliases["names"],
-                       aliases["lang"], np.array(aliases["concept"], dtype=np.int64),
+                       aliases["lang"], np.array(aliases["concept"], dtype=np.int64), aliases["strength"],
                        joblib.load(folder / "tfidf_vectorizer.joblib"),
-                       sparse.load_npz(folder / "tfidf_vectors_sparse.npz").tocsr(), meta.get("fingerprint", ""))
+                       sparse.load_npz(folder / "tfidf_vectors_sparse.npz").tocsr(), meta.get("fingerprint", ""),
+                       [tuple(k) for k in meta["kinds"]])
         except (OSError, ValueError, KeyError) as exc:
             raise MedkgError(f"unreadable linker index: {exc}", path=folder) from None
 

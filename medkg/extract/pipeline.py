@@ -30,6 +30,7 @@ class AnnotateReport:
     annotations: int = 0
     by_type: Counter = field(default_factory=Counter)
     by_assertion: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)   # qa, dictionary, qa+dictionary
     linked: int = 0
     failed: list[InputProblem] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
@@ -130,6 +131,7 @@ def _count(report: AnnotateReport, annotations: list[Annotation]) -> None:
     report.annotations += len(annotations)
     report.by_type.update(a.type for a in annotations)
     report.by_assertion.update(a.assertion.status for a in annotations)
+    report.by_source.update(a.source for a in annotations)
     report.linked += sum(1 for a in annotations if a.links)
 
 

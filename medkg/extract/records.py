@@ -52,6 +52,7 @@ class Annotation:
     question: str = ""           # the schema question that found it
     assertion: Assertion = field(default_factory=Assertion)
     links: tuple[ConceptLink, ...] = ()  # best first; empty = not linked
+    source: str = "qa"           # "qa" (a QA answer), "dictionary" (a concept name in the graph), "qa+dictionary"
 
     @property
     def id(self) -> str:
@@ -88,3 +89,21 @@ class GoldMention:
 class GoldDocument:
     document: Document
     mentions: list[GoldMention] = field(default_factory=list)
+
+
+def mention_order(mention: GoldMention) -> tuple:
+    return (mention.start, mention.end, mention.type, mention.spans)
+
+
+def merge_same_span(mentions: list[GoldMention]) -> list[GoldMention]:
+    merged: dict[tuple, GoldMention] = {}
+    for mention in mentions:
+        key = (mention.type, mention.spans)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = mention
+            continue
+        codes = first.codes + tuple(c for c in mention.codes if c not in first.codes)
+        merged[key] = GoldMention(first.doc_id, first.spans, first.text, first.type, codes,
+                                  {**mention.attributes, **first.attributes})
+    return sorted(merged.values(), key=mention_order)

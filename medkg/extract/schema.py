@@ -15,8 +15,12 @@ from medkg.errors import MedkgError
 
 DEFAULT_SCHEMA = Path(__file__).parent / "schemas" / "clinical.yaml"
 FALLBACK_LANGUAGE = "en"
-_TYPE_KEYS = {"label", "questions", "link_to", "threshold", "max_answers", "link_threshold"}
-_DEFAULT_KEYS = {"threshold", "max_answers", "link_threshold"}
+_TYPE_KEYS = {"label", "questions", "link_to", "threshold", "max_answers", "link_threshold", "dictionary",
+              "combine", "dictionary_threshold"}
+_DEFAULT_KEYS = {"threshold", "max_answers", "link_threshold", "combine", "dictionary_threshold"}
+# How a type's dictionary candidates and QA answers combine: QA answers only; dictionary spans only; both;
+# QA answers plus the dictionary spans the QA model scores at least `dictionary_threshold` over "no answer".
+COMBINE_MODES = ("qa", "dictionary", "union", "confirm")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class ConceptType:
     threshold: float = 0.0                  # minimum QA margin over "no answer"
     max_answers: int = 6
     link_threshold: float = 0.55
+    dictionary: tuple[str, ...] = ()        # schemes whose names in the document's language are candidates
+    combine: str = "qa"                     # one of COMBINE_MODES
+    dictionary_threshold: float = 0.0       # QA margin a dictionary span needs under "confirm"
 
     def questions_for(self, lang: str) -> tuple[str, ...]:
         return self.questions.get(lang) or self.questions.get(FALLBACK_LANGUAGE) or ()
@@ -95,14 +102,26 @@ def _concept_type(name: str, spec: object, defaults: dict, path: Path | None) ->
     link_to = spec.get("link_to") or []
     if not isinstance(link_to, list) or not all(isinstance(s, str) for s in link_to):
         raise MedkgError(f"{where}: 'link_to' must be a list of ontology prefixes", path=path)
+    dictionary = spec.get("dictionary") or []
+    if not isinstance(dictionary, list) or not all(isinstance(s, str) for s in dictionary):
+        raise MedkgError(f"{where}: 'dictionary' must be a list of ontology prefixes", path=path)
     settings = {**defaults, **{k: spec[k] for k in _DEFAULT_KEYS if k in spec}}
     try:
         threshold = float(settings.get("threshold", 0.0))
         max_answers = int(settings.get("max_answers", 6))
         link_threshold = float(settings.get("link_threshold", 0.55))
+        dictionary_threshold = float(settings.get("dictionary_threshold", 0.0))
     except (TypeError, ValueError):
-        raise MedkgError(f"{where}: threshold, max_answers and link_threshold must be numbers", path=path) from None
+        raise MedkgError(f"{where}: threshold, max_answers, link_threshold and dictionary_threshold must be numbers",
+                         path=path) from None
     if max_answers < 1:
         raise MedkgError(f"{where}: max_answers must be at least 1", path=path)
+    # A default `combine` applies to the types that have a dictionary; the others ask their questions only.
+    combine = str(spec.get("combine") or (defaults.get("combine", "union") if dictionary else "qa"))
+    if combine not in COMBINE_MODES:
+        raise MedkgError(f"{where}: combine must be one of {', '.join(COMBINE_MODES)}, not {combine!r}", path=path)
+    if combine != "qa" and not dictionary:
+        raise MedkgError(f"{where}: combine {combine!r} needs a 'dictionary' list of ontology prefixes", path=path)
     return ConceptType(name, str(spec.get("label") or name), parsed, tuple(s.upper() for s in link_to),
-                       threshold, max_answers, link_threshold)
+                       threshold, max_answers, link_threshold, tuple(s.upper() for s in dictionary), combine,
+                       dictionary_threshold)

@@ -39,6 +39,9 @@ class Span:
 class Prediction:
     spans: list[Span] = field(default_factory=list)   # best first; empty = no answer
     null_score: float = float("-inf")
+    # Margins over "no answer" of spans the caller asked about (`predict(..., score_spans=...)`), by offsets;
+    # -inf for a span no window holds whole or that is longer than an answer may be.
+    scored: dict[tuple[int, int], float] = field(default_factory=dict)
 
     @property
     def best(self) -> Span | None:
@@ -103,6 +106,24 @@ def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, offsets: list[t
     return found
 
 
+def span_score(start_logits: np.ndarray, end_logits: np.ndarray, offsets: list[tuple[int, int] | None],
+               start: int, end: int, max_answer_tokens: int) -> float | None:
+    """start + end logit of the tokens that begin and end the character span [start, end) in one window;
+    None when the window does not hold the span whole."""
+    first = last = None
+    for k, offset in enumerate(offsets):
+        if offset is None:
+            continue
+        if first is None and offset[0] <= start < offset[1]:
+            first = k
+        if offset[0] < end <= offset[1]:
+            last = k
+            break
+    if first is None or last is None or last < first or last - first + 1 > max_answer_tokens:
+        return None
+    return float(start_logits[first] + end_logits[last])
+
+
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     """Offsets without surrounding whitespace: SentencePiece tokens carry the space before a word."""
     while start < end and text[start].isspace():
@@ -149,8 +170,12 @@ class ExtractiveQA:
 
     def predict(self, questions: Sequence[str], contexts: Sequence[str], top_k: int = 1,
                 allow_no_answer: bool = False, batch_size: int | None = None, n_best: int = 20,
-                progress=None) -> list[Prediction]:
+                progress=None, score_spans: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Prediction]:
         """Answer questions[i] from contexts[i]; up to `top_k` non-overlapping spans each.
+
+        `score_spans[i]`, if given, lists character spans of contexts[i] to score as answers to questions[i]
+        in the same pass (candidates found by other means, e.g. a dictionary): their margins over "no answer"
+        come back in `Prediction.scored`.
 
         `progress`, if given, is called as progress(description, total_windows) and returns a function
         that is called with the number of windows done after each batch.
@@ -167,6 +192,8 @@ class ExtractiveQA:
         advance = progress("answering (windows)", len(windows.input_ids)) if progress else None
         candidates: list[list[tuple[float, int, int]]] = [[] for _ in questions]
         null_scores = [math.inf for _ in questions]
+        wanted = [list(spans) for spans in score_spans] if score_spans is not None else [[] for _ in questions]
+        span_best: list[dict[tuple[int, int], float]] = [{} for _ in questions]
         # Batch windows of similar length together so padding stays small.
         order = sorted(range(len(windows.input_ids)), key=lambda i: len(windows.input_ids[i]))
         pad_id = self.tokenizer.pad_token_id
@@ -184,6 +211,11 @@ class ExtractiveQA:
                 candidates[example].extend(best_spans(start_logits[row], end_logits[row],
                                                       windows.context_offsets[feature], n_best,
                                                       self.max_answer_tokens))
+                for span in wanted[example]:
+                    score = span_score(start_logits[row], end_logits[row], windows.context_offsets[feature],
+                                       span[0], span[1], self.max_answer_tokens)
+                    if score is not None and score > span_best[example].get(span, -math.inf):
+                        span_best[example][span] = score
             if advance is not None:
                 advance(len(chunk))
         predictions = []
@@ -202,7 +234,8 @@ class ExtractiveQA:
                 if any(_overlaps((start, end), (c.start, c.end)) for c in chosen):
                     continue
                 chosen.append(Span(contexts[example][start:end], start, end, score, score - null))
-            predictions.append(Prediction(chosen, null))
+            scored = {span: span_best[example].get(span, -math.inf) - null for span in wanted[example]}
+            predictions.append(Prediction(chosen, null, scored))
         return predictions
 
     def answer(self, question: str, context: str, allow_no_answer: bool = False) -> Span | None:
