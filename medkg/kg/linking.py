@@ -30,7 +30,8 @@ from medkg.kg import namespaces as ns
 from medkg.kg.axioms import annotated_triple
 from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
 
-EXACT_XREF_PREFIXES = ("UMLS", "MESH", "DRUGBANK")
+# ORPHA: an Orphanet disorder and the DO class that cites its code (DO writes "ORDO:NNN") are the same disease.
+EXACT_XREF_PREFIXES = ("UMLS", "MESH", "DRUGBANK", "ORPHA")
 CLOSE_XREF_PREFIXES = ("ICD10", "ICD10CM")
 MAX_GROUP = 12  # an xref shared by more concepts than this is a category, not an identity
 MIN_TERM_LENGTH = 3

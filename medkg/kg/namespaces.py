@@ -25,10 +25,13 @@ PROV = "http://www.w3.org/ns/prov#"
 NIF = "http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#"
 WD = "http://www.wikidata.org/entity/"
 ICD10 = "http://id.who.int/icd/release/10/2019/"
+ORDO = "http://www.orpha.net/ORDO/"  # Orphanet's own class IRIs (Orphanet_586)
+ATC = "http://purl.bioontology.org/ontology/ATC/"  # WHO ATC codes as BioPortal names them
 
 PREFIXES: dict[str, str] = {
     "medkg": MEDKG, "obo": OBO, "oboInOwl": OBOINOWL, "rdf": RDF, "rdfs": RDFS, "owl": OWL, "xsd": XSD,
     "skos": SKOS, "schema": SCHEMA, "dcterms": DCTERMS, "prov": PROV, "nif": NIF, "wd": WD, "icd10": ICD10,
+    "ordo": ORDO, "atc": ATC,
 }
 
 

