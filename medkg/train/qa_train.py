@@ -38,6 +38,9 @@ class QATrainingConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = tuple(LORA_TARGETS)          # module names LoRA adapts
+    group_by_length: bool = True    # batches of similar window lengths: less padding (measured in the card)
+    threads: int | None = None      # torch intra-op threads on CPU (None: torch's default, one per core)
     learning_rate: float | None = None                          # default: 5e-4 LoRA, 5e-5 full
     epochs: float = 1.0
     max_steps: int = -1                                         # overrides epochs when > 0
@@ -117,7 +120,8 @@ def load_training_examples(config: QATrainingConfig) -> tuple[list[QAExample], d
         squad = read_squad(path)
         examples.extend(squad.examples)
         report["files"].append({"path": str(path), "sha256": file_fingerprint(Path(path)),
-                                "examples": len(squad.examples), "repaired_offsets": squad.repaired, "dropped": len(squad.dropped)})
+                                "examples": len(squad.examples), "repaired_offsets": squad.repaired, "dropped": len(squad.dropped),
+                                "licence": squad.licence})
     held_out: list[QAExample] = []
     for path in config.exclude_files:
         held_out.extend(read_squad(path).examples)
@@ -168,9 +172,13 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
 
         model = get_peft_model(model, LoraConfig(
             task_type=TaskType.QUESTION_ANS, r=config.lora_r, lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout, target_modules=LORA_TARGETS))
+            lora_dropout=config.lora_dropout, target_modules=list(config.lora_targets)))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     plan = pick_device(config.device, config.mixed_precision)
+    if config.threads and plan.device == "cpu":
+        import torch
+
+        torch.set_num_threads(config.threads)
     log(f"training {config.method} ({trainable:,} trainable parameters) on {plan.describe()}")
 
     out = Path(config.output_dir)
@@ -181,7 +189,8 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
         lr_scheduler_type="linear", weight_decay=0.01, logging_steps=config.logging_steps,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=1, report_to="none",
         seed=config.seed, bf16=plan.bf16, fp16=plan.fp16, use_cpu=plan.device == "cpu",
-        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
+        dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random")
     callbacks = [time_limit_callback(config.max_minutes)] if config.max_minutes else []
     trainer = Trainer(model=model, args=args, train_dataset=features, data_collator=_Collator(tokenizer.pad_token_id),
                       callbacks=callbacks)

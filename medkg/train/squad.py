@@ -42,6 +42,7 @@ class SquadFile:
     examples: list[QAExample]
     repaired: int = 0
     dropped: list[str] = field(default_factory=list)  # ids whose answers could not be placed
+    licence: str = ""  # a top-level "licence" the file states (medkg's squad-from-gold writes one when told)
 
 
 def _open_json(path: Path):
@@ -71,10 +72,18 @@ def read_squad(path: Path | str) -> SquadFile:
     data = _open_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise MedkgError('not a SQuAD file: expected {"data": [{"title", "paragraphs": [...]}]}', path=path)
-    result = SquadFile(path, str(data.get("version", "")), [])
+    result = SquadFile(path, str(data.get("version", "")), [],
+                       licence=str(data.get("licence") or data.get("license") or ""))
     paragraph_index = 0
     for article_no, article in enumerate(data["data"]):
-        for paragraph in article.get("paragraphs", []):
+        if not isinstance(article, dict):
+            raise MedkgError(f"article {article_no} is not an object with 'paragraphs'", path=path)
+        paragraphs = article.get("paragraphs", [])
+        # CPGQA writes each article's one paragraph as an object rather than a list of one.
+        for paragraph in [paragraphs] if isinstance(paragraphs, dict) else paragraphs:
+            if not isinstance(paragraph, dict):
+                raise MedkgError(f"article {article_no} ({article.get('title', '?')}): a paragraph is not an "
+                                 "object with 'context' and 'qas'", path=path)
             context = paragraph.get("context")
             if not isinstance(context, str):
                 raise MedkgError(f"article {article_no} ({article.get('title', '?')}) has a paragraph without "
