@@ -41,6 +41,9 @@ def train_qa_command(
     lora_r: int = typer.Option(16),
     lora_targets: str = typer.Option("query,key,value,dense", help="Modules LoRA adapts (comma-separated)."),
     group_by_length: bool = typer.Option(True, help="Batch windows of similar length together (less padding)."),
+    answer_targets: str = typer.Option("first", help="A window holding several answers (annotated documents): "
+                                                     "learn the first, or 'each' (one copy of the window per "
+                                                     "answer)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads for torch (default: one per core)."),
     limit: Optional[int] = typer.Option(None, help="Train on the first N questions only (after shuffling)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
@@ -55,8 +58,8 @@ def train_qa_command(
         method=method, init_from=init_from, learning_rate=lr, epochs=epochs, max_steps=max_steps, max_minutes=max_minutes,
         batch_size=batch_size, grad_accumulation=grad_accumulation, max_length=max_length, stride=stride,
         lora_r=lora_r, lora_alpha=2 * lora_r, lora_targets=tuple(x.strip() for x in lora_targets.split(",") if x.strip()),
-        group_by_length=group_by_length, threads=threads, limit=limit, device=device, seed=seed,
-        home=state.settings.home)
+        group_by_length=group_by_length, answer_targets=answer_targets, threads=threads, limit=limit, device=device,
+        seed=seed, home=state.settings.home)
     result = train_qa(config, log=(lambda m: None) if state.quiet else (lambda m: err.print(m, highlight=False)))
     out.print(f"saved to {result.output_dir}: {result.steps} steps in {result.wall_seconds / 60:.1f} min, "
               f"loss {result.first_loss:.3f} → {result.last_loss:.3f}" if result.first_loss is not None else

@@ -218,6 +218,35 @@ def test_training_labels_point_at_the_answer_or_at_cls(model_home):
     assert all(s == e == 0 for ex, s, e in labelled if ex == 1)
 
 
+def test_each_answer_of_a_window_becomes_a_target_of_its_own(model_home):
+    """With several answers in one window, "first" labels the first only; "each" repeats the window once per
+    answer, and a window with none stays one [CLS] example."""
+    from transformers import AutoTokenizer
+
+    from medkg.errors import MedkgError
+    from medkg.models.backbone import resolve_backbone
+    from medkg.models.qa import tokenize_windows
+    from medkg.train.qa_train import label_windows
+    from medkg.train.squad import Answer, QAExample
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(None, model_home))
+    context = "Presenta febbre, tosse e dispnea da tre giorni."
+    answers = tuple(Answer(word, context.index(word)) for word in ("febbre", "tosse", "dispnea"))
+    examples = [QAExample("a", "Quali sintomi presenta il paziente?", context, answers),
+                QAExample("b", "Quale farmaco?", context, ())]
+    windows = tokenize_windows(tokenizer, [e.question for e in examples], [e.context for e in examples], 96, 32)
+
+    def spans(features):
+        return [context[windows.context_offsets[0][f["start_positions"]][0]:
+                        windows.context_offsets[0][f["end_positions"]][1]].strip() if f["start_positions"] else None
+                for f in features]
+
+    assert spans(label_windows(windows, examples, "first")) == ["febbre", None]
+    assert spans(label_windows(windows, examples, "each")) == ["febbre", "tosse", "dispnea", None]
+    with pytest.raises(MedkgError, match="answer targets"):
+        label_windows(windows, examples, "all")
+
+
 def test_shipped_model_card_states_its_data_and_scores():
     from medkg.models.qa import SHIPPED_ADAPTER, read_training_record
     from medkg.train.model_card import render_model_card

@@ -40,6 +40,7 @@ class QATrainingConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = tuple(LORA_TARGETS)          # module names LoRA adapts
     group_by_length: bool = True    # batches of similar window lengths: less padding (measured in the card)
+    answer_targets: str = "first"   # a window with several answers: learn the first, or one copy per answer
     threads: int | None = None      # torch intra-op threads on CPU (None: torch's default, one per core)
     learning_rate: float | None = None                          # default: 5e-4 LoRA, 5e-5 full
     epochs: float = 1.0
@@ -74,24 +75,35 @@ class QATrainingResult:
     record: dict
 
 
-def label_windows(windows: Windows, examples: list[QAExample]) -> list[dict]:
-    """Start/end token labels per window: the tokens of the first answer (in the example's order) that lies
-    wholly inside the window, or 0 ([CLS]) when none does. Several answers arise from annotated documents,
-    where a question ("Which symptoms?") has many: a window holding any of them must not learn "no answer"."""
+ANSWER_TARGETS = ("first", "each")
+
+
+def label_windows(windows: Windows, examples: list[QAExample], answer_targets: str = "first") -> list[dict]:
+    """Start/end token labels per window, or 0 ([CLS]) when the window holds no answer wholly. Several answers
+    arise from annotated documents, where a question ("Which symptoms?") has many: a window holding any of
+    them must not learn "no answer". "first": the window learns the first answer it holds (in the example's
+    order); "each": the window is repeated once per answer it holds, each copy learning one of them, so every
+    mention is a target and none of them is taught as a wrong span."""
+    if answer_targets not in ANSWER_TARGETS:
+        raise MedkgError(f"answer targets must be one of {', '.join(ANSWER_TARGETS)}, not {answer_targets!r}")
     features = []
     for i, ids in enumerate(windows.input_ids):
         example = examples[windows.example_index[i]]
         offsets = windows.context_offsets[i]
-        start_token = end_token = 0
         context_tokens = [k for k, o in enumerate(offsets) if o is not None]
+        targets = []
         for answer in example.answers:
             if context_tokens and offsets[context_tokens[0]][0] <= answer.start \
                     and offsets[context_tokens[-1]][1] >= answer.end:
                 start_token = next(k for k in context_tokens if offsets[k][1] > answer.start)
                 end_token = next(k for k in reversed(context_tokens) if offsets[k][0] < answer.end)
-                break
-        features.append({"input_ids": ids, "attention_mask": windows.attention_mask[i],
-                         "start_positions": start_token, "end_positions": end_token})
+                if (start_token, end_token) not in targets:
+                    targets.append((start_token, end_token))
+                if answer_targets == "first":
+                    break
+        for start_token, end_token in targets or [(0, 0)]:
+            features.append({"input_ids": ids, "attention_mask": windows.attention_mask[i],
+                             "start_positions": start_token, "end_positions": end_token})
     return features
 
 
@@ -157,7 +169,7 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     windows = tokenize_windows(tokenizer, [e.question for e in examples], [e.context for e in examples],
                                config.max_length, config.stride)
-    features = label_windows(windows, examples)
+    features = label_windows(windows, examples, config.answer_targets)
     answerable = sum(1 for f in features if f["start_positions"] > 0)
     log(f"{len(examples)} questions → {len(features)} windows ({answerable} contain the answer)")
 
