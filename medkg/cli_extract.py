@@ -11,7 +11,7 @@ from rich.table import Table
 from medkg.cli import State, _CountProgress, _LoadProgress, app, err, eval_app, out
 from medkg.errors import MedkgError
 
-PRECISION_HELP = "auto (bf16 where fast: CUDA, AMX CPUs) or fp32."
+PRECISION_HELP = "auto (bf16 where fast: CUDA, AMX CPUs), fp32, or int8 (ONNX Runtime, CPU: fast without AMX)."
 # Loaded on first use into a workspace with no concepts (see `_linkable`); absent in a pip install.
 SHIPPED_CATALOG = Path(__file__).resolve().parents[1] / "ontologies"
 MODEL_HELP = "QA model: default (shipped adapter), a folder from `medkg train qa`, or a HF id."

@@ -110,7 +110,7 @@ def eval_qa(
     lang: Optional[str] = typer.Option(None, help="Language for answer normalisation (default: from file name)."),
     no_answer: bool = typer.Option(False, "--no-answer", help="Allow 'not in the text' (SQuAD 2.0 files)."),
     batch_size: Optional[int] = typer.Option(None, help="Windows per batch (default: 8 on CPU, 64 on GPU)."),
-    precision: str = typer.Option("auto", help="auto (bf16 where fast: CUDA, AMX CPUs) or fp32."),
+    precision: str = typer.Option("auto", help="auto (bf16 where fast: CUDA, AMX CPUs), fp32, or int8 (ONNX Runtime, CPU)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     fmt: str = typer.Option("table", "--format", help="table or json"),
     update_card: bool = typer.Option(False, "--update-card",
@@ -129,14 +129,14 @@ def eval_qa(
         from medkg.train.model_card import record_evaluation
 
         command = "medkg eval qa " + " ".join(Path(f).name for f in files)
-        card = record_evaluation(Path(model) if model else None, scores, command, qa.plan.describe())
+        card = record_evaluation(Path(model) if model else None, scores, command, qa.describe())
         err.print(f"model card updated: {card}")
     if fmt == "json":
-        out.print_json(json.dumps({"model": qa.name, "device": qa.plan.describe(),
+        out.print_json(json.dumps({"model": qa.name, "device": qa.describe(),
                                    "results": [asdict(s) for s in scores]}, ensure_ascii=False))
         return
     table = Table("file", "lang", "questions", "EM", "F1", "seconds", header_style="bold",
-                  title=f"{qa.name} on {qa.plan.describe()}")
+                  title=f"{qa.name} on {qa.describe()}")
     for s in scores:
         table.add_row(s.file, s.lang, str(s.questions), f"{s.exact_match:.1f}", f"{s.f1:.1f}", f"{s.seconds:.0f}")
     out.print(table)

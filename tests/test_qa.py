@@ -273,3 +273,24 @@ def test_training_can_continue_the_shipped_adapter(model_home, tmp_path):
     assert result.record["trainable_parameters"] == 1_327_874  # the shipped LoRA + head, all trainable again
     # A fresh head starts near ln(window length) ≈ 5 (uniform over positions); the trained adapter knows the task.
     assert result.first_loss < 4.0, result.first_loss
+
+
+def test_int8_engine_answers_like_fp32_and_is_cached(model_home, default_qa):
+    """`precision="int8"` exports the merged model to ONNX once, checks it against torch, quantises it, and
+    answers real XQuAD questions as fp32 does (int8 moves logits a little: near-ties may flip, not more)."""
+    from medkg.errors import MedkgError
+    from medkg.models.onnx_qa import OnnxQAModel
+    from medkg.models.qa import ExtractiveQA
+    from medkg.train.qa_eval import evaluate_qa
+
+    int8 = ExtractiveQA.load(None, home=model_home, device="cpu", precision="int8")
+    assert isinstance(int8.model, OnnxQAModel) and int8.describe() == "cpu int8 (ONNX Runtime)"
+    assert len(list((model_home / "models" / "qa-onnx").glob("*/model-int8.onnx"))) == 1
+    for lang in ("en", "es"):
+        path = DATA / f"xquad_sample.{lang}.json"
+        f1_int8, f1_fp32 = evaluate_qa(int8, [path])[0].f1, evaluate_qa(default_qa, [path])[0].f1
+        assert f1_int8 >= f1_fp32 - 5.0, (lang, f1_int8, f1_fp32)
+    again = ExtractiveQA.load(None, home=model_home, device="cpu", precision="int8")
+    assert again.model.path == int8.model.path                       # the cached export is reused
+    with pytest.raises(MedkgError, match="unknown precision"):
+        ExtractiveQA.load(None, home=model_home, device="cpu", precision="int4")

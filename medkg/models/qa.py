@@ -137,6 +137,9 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+PRECISIONS = ("auto", "fp32", "int8")
+
+
 class ExtractiveQA:
     """A transformers question-answering model plus its tokenizer, ready to answer."""
 
@@ -145,22 +148,36 @@ class ExtractiveQA:
         self.model, self.tokenizer, self.plan, self.name = model.eval(), tokenizer, plan, name
         self.max_length, self.stride, self.max_answer_tokens = max_length, stride, max_answer_tokens
 
+    def describe(self) -> str:
+        """Where and how it runs: "cpu fp32", "cuda bf16", "cpu int8 (ONNX Runtime)"."""
+        from medkg.models.onnx_qa import OnnxQAModel
+
+        return f"{self.plan.device} int8 (ONNX Runtime)" if isinstance(self.model, OnnxQAModel) else self.plan.describe()
+
     @classmethod
     def load(cls, source: str | None = None, home: Path | None = None, device: str | None = None,
              precision: str = "auto", **kwargs) -> "ExtractiveQA":
         """`source`: None (the shipped adapter), a folder written by `medkg train qa`, or any HF QA model.
 
         `precision`: "auto" runs in bfloat16 where the hardware does it fast (CUDA, CPUs with AMX: about 3x
-        faster than fp32 on CPU with the same answers on our checks), else fp32; "fp32" forces fp32.
+        faster than fp32 on CPU with the same answers on our checks), else fp32; "fp32" forces fp32; "int8"
+        runs the model on ONNX Runtime with int8 weights (CPU only; exported once into `<home>/models`), the
+        fast engine for CPUs without AMX (see bench/bench_annotate.py).
         """
         import torch
 
-        if precision not in ("auto", "fp32"):
-            raise MedkgError(f"unknown precision {precision!r} (use auto or fp32)")
+        if precision not in PRECISIONS:
+            raise MedkgError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
         model, tokenizer, name = load_qa_model(source, home)
         if not getattr(tokenizer, "is_fast", False):
             raise MedkgError(f"QA model {name!r} has no fast tokenizer: character offsets need one")
         plan = pick_device(device, mixed_precision=None if precision == "auto" else False)
+        if precision == "int8":
+            from medkg.models.onnx_qa import OnnxQAModel, onnx_qa_path
+
+            if plan.device != "cpu":
+                raise MedkgError(f"--precision int8 runs on the CPU (ONNX Runtime), not on {plan.device}")
+            return cls(OnnxQAModel(onnx_qa_path(model.eval(), home)), tokenizer, plan, name, **kwargs)
         model = model.to(plan.device)
         if plan.bf16:
             model = model.to(torch.bfloat16)

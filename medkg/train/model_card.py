@@ -20,7 +20,7 @@ def render_model_card(record: dict, title: str) -> str:
 Extractive question answering (SQuAD style) trained with `medkg train qa`.
 
 - Backbone: `{record.get('backbone')}`; method: {record.get('method')}
-  ({record.get('trainable_parameters', 0):,} trainable parameters)
+  ({record.get('trainable_parameters', 0):,} trainable parameters){_continued(hp)}
 - Training data:
 {files}
 - Paragraphs excluded because they appear in (translations of) evaluation files: {excluded}
@@ -41,6 +41,13 @@ Extractive question answering (SQuAD style) trained with `medkg train qa`.
 Load it with `medkg qa … --model <this folder>` or `ExtractiveQA.load("<this folder>")`; evaluate it with
 `medkg eval qa FILE… --model <this folder>`.
 """
+
+
+def _continued(hyperparameters: dict) -> str:
+    start = hyperparameters.get("init_from")
+    if not start:
+        return ""
+    return f"; continues {'the shipped adapter' if start == 'default' else f'`{Path(start).name}`'}"
 
 
 def _sections(*sections: str) -> str:
