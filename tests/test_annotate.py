@@ -30,7 +30,7 @@ def test_default_schema_asks_every_type_in_three_languages():
         assert {t.name for t, _ in asked} == set(names)
     assert schema.type("medication").questions_for("it")[0] == "Quale farmaco è stato prescritto?"
     assert schema.questions("de") == schema.questions("en")  # no German lines: English questions
-    assert schema.type("problem").link_to == ("DOID", "HP", "ICD10", "WD")
+    assert schema.type("problem").link_to == ("DOID", "HP", "ICD10", "WD", "ORDO")
 
 
 def test_schema_errors_say_what_and_where(tmp_path):
@@ -51,6 +51,20 @@ def test_schema_errors_say_what_and_where(tmp_path):
 
 
 # -- spans ---------------------------------------------------------------------------------------------------
+
+def test_answers_cut_inside_a_parenthesis_end_before_it():
+    from medkg.extract.annotator import balance_brackets
+
+    text = "Familiarità per infarto miocardico (padre). Diabete) e IMA (infarto) noti."
+    def cut(fragment):
+        start = text.index(fragment)
+        a, b = balance_brackets(text, start, start + len(fragment))
+        return text[a:b]
+    assert cut("infarto miocardico (padre") == "infarto miocardico"
+    assert cut("Diabete)") == "Diabete"
+    assert cut("IMA (infarto)") == "IMA (infarto)"
+    assert cut("(padre") == ""
+
 
 def test_list_answers_split_into_items_with_exact_offsets():
     text = "Nega febbre, tosse e dispnea da tre giorni."
@@ -172,7 +186,9 @@ def test_notes_in_three_languages_yield_linked_and_assessed_concepts(annotator):
     assert en["HIV infection"].assertion.status == "negated"          # "was ruled out"
     assert it["amoxicillina"].type == "medication"
     assert it["infarto miocardico"].assertion.status == "family"      # "Familiarità per … (padre)"
-    assert it["polmonite comunitaria"].type == "problem" and it["polmonite comunitaria"].links
+    pneumonia = it.get("polmonite comunitaria") or it["polmonite"]  # the whole diagnosis, or its head word
+    assert pneumonia.type == "problem" and pneumonia.links
+    assert not any(text.count("(") != text.count(")") for text in it)  # no span cut inside a parenthesis
     assert es["apendicitis aguda"].type == "problem" and es["apendicitis aguda"].links
     assert es["peritonitis"].assertion.status == "negated"            # "No se observa peritonitis"
     assert es["cáncer de colon"].assertion.status == "family"

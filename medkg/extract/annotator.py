@@ -67,6 +67,32 @@ def split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in trimmed if b - a >= 2]
 
 
+_OPENERS, _CLOSERS = "([{", ")]}"
+
+
+def balance_brackets(text: str, start: int, end: int) -> tuple[int, int]:
+    """An answer cut inside a parenthesis ("infarto miocardico (padre") ends before the unclosed bracket; a
+    stray closing one at either end ("diabetes)") is dropped. Balanced ones ("IMA (infarto)") stay."""
+    depth, unclosed = 0, None
+    for i in range(start, end):
+        ch = text[i]
+        if ch in _OPENERS:
+            if depth == 0:
+                unclosed = i
+            depth += 1
+        elif ch in _CLOSERS:
+            if depth == 0:
+                if i == start:
+                    return balance_brackets(text, start + 1, end)
+                if i == end - 1:
+                    return trim_span(text, start, i)
+            else:
+                depth -= 1
+    if depth > 0 and unclosed is not None:
+        return trim_span(text, start, unclosed)
+    return start, end
+
+
 @dataclass
 class Candidates:
     """Everything one QA pass found in a document, before the schema's combination rule picks from it:
@@ -125,8 +151,8 @@ class Annotator:
             for span in prediction.spans[:concept_type.max_answers]:
                 if span.margin < concept_type.threshold:
                     continue
-                for start, end in split_list(doc.text, span.start, span.end):
-                    if not is_concept_like(doc.text[start:end], lang):
+                for start, end in split_list(doc.text, *balance_brackets(doc.text, span.start, span.end)):
+                    if end - start < 2 or not is_concept_like(doc.text[start:end], lang):
                         continue
                     found.answers.append(Annotation(doc.id, start, end, doc.text[start:end], concept_type.name,
                                                     round(span.margin, 4), lang, question))
