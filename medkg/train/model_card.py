@@ -62,13 +62,18 @@ def render_evaluation(evaluation: dict | None, record: dict | None = None) -> st
     if not evaluation:
         return "Not evaluated yet: `medkg eval qa FILE… --model <this folder> --update-card`.\n"
     base, large = PUBLISHED_XQUAD["xlm-roberta-base"], PUBLISHED_XQUAD["xlm-roberta-large"]
+    # F1 of the adapter this one replaced (`medkg train promote`), by file, where the record keeps it
+    previous = (record or {}).get("previous_evaluation") or {}
     rows = []
     for r in evaluation["results"]:
         anchor = ""
         if r["file"].startswith("xquad.") and r["lang"] in base:
             anchor = f"{base[r['lang']][0]:.1f} / {large[r['lang']][0]:.1f}"
-        rows.append(f"| `{r['file']}` | {r['lang']} | {r['questions']} | {r['exact_match']:.1f} | {r['f1']:.1f} "
+        was = f" ({previous[r['file']]:.1f})" if r["file"] in previous else ""
+        rows.append(f"| `{r['file']}` | {r['lang']} | {r['questions']} | {r['exact_match']:.1f} | {r['f1']:.1f}{was} "
                     f"| {anchor} |")
+    if previous:
+        rows.append("\nIn brackets: the F1 of the adapter this one replaced, on the same files.")
     return f"""## Evaluation
 
 `{evaluation.get('command', 'medkg eval qa')}` on {evaluation.get('device', '?')}; SQuAD v1.1 EM/F1
