@@ -194,7 +194,9 @@ def train_promote(
     state: State = ctx.obj
     target = into or SHIPPED_ADAPTER
     with _CountProgress(disabled=state.quiet) as progress:
-        decision = promote(candidate, target, dev, home=state.settings.home, dry_run=dry_run, progress=progress)
+        command = " ".join(["medkg train promote", str(candidate)] + [f"--dev {path.name}" for path in dev])
+        decision = promote(candidate, target, dev, home=state.settings.home, dry_run=dry_run, progress=progress,
+                           command=command)
     table = Table("dev file", "lang", "current F1", "candidate F1", header_style="bold")
     for before, after in zip(decision.current, decision.candidate):
         table.add_row(before.file, before.lang, f"{before.f1:.1f}", f"{after.f1:.1f}")

@@ -109,6 +109,7 @@ def test_squad_from_gold_leaves_out_e3c_cases_and_asks_in_three_languages(tmp_pa
         assert any(q in questions for q in problem.questions[lang])
     squad = read_squad(out)
     assert squad.licence == "CC BY 4.0"  # what model cards list per training file
+    assert squad.language == "es"        # the contexts' language: scoring normalises Spanish articles
     assert not squad.dropped and any(not e.answers for e in squad.examples)  # unanswerable ones are kept
     assert max(len(e.context) for e in squad.examples) < 2000               # passages, not whole cases
 
@@ -137,3 +138,26 @@ def test_promote_replaces_an_adapter_only_with_a_better_one(model_home, tmp_path
     assert (current / "README.md").read_text(encoding="utf-8") == (SHIPPED_ADAPTER / "README.md").read_text(encoding="utf-8")
     with pytest.raises(MedkgError, match="not a LoRA adapter folder"):
         promote(tmp_path, current, [dev], home=model_home)
+
+
+def test_a_promoted_adapter_records_what_it_replaced(model_home, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from medkg.models.qa import SHIPPED_ADAPTER, read_training_record
+    from medkg.train.promote import promote
+
+    worse = tmp_path / "worse"
+    shutil.copytree(SHIPPED_ADAPTER, worse)
+    weights = load_file(worse / "adapter_model.safetensors")
+    save_file({name: tensor.flip(0).contiguous() for name, tensor in weights.items()},  # scrambled weights
+              worse / "adapter_model.safetensors")
+    dev = Path(__file__).parent / "data" / "xquad_sample.es.json"
+    decision = promote(SHIPPED_ADAPTER, worse, [dev], home=model_home, command="medkg train promote shipped")
+    assert decision.promoted and decision.candidate_f1 > decision.current_f1
+    record = read_training_record(worse)
+    assert record["promotion"]["dev"] == [{"file": "xquad_sample.es.json", "lang": "es", "questions": 30,
+                                           "previous_f1": round(decision.current_f1, 1),
+                                           "f1": round(decision.candidate_f1, 1)}]
+    card = (worse / "README.md").read_text(encoding="utf-8")
+    assert "## Promotion" in card and "`medkg train promote shipped`" in card
+    assert load_file(worse / "adapter_model.safetensors").keys() == weights.keys()

@@ -35,7 +35,8 @@ Extractive question answering (SQuAD style) trained with `medkg train qa`.
   torch {hardware.get('torch')}{', ' + hardware['gpu'] if hardware.get('gpu') else ''}); wall time
   {record.get('wall_seconds', 0) / 60:.1f} min
 
-{_sections(render_evaluation(record.get("evaluation"), record),
+{_sections(render_promotion(record.get("promotion")),
+            render_evaluation(record.get("evaluation"), record),
             render_annotation_evaluation(record.get("annotation_evaluation")),
             render_throughput(record.get("throughput")))}
 Load it with `medkg qa … --model <this folder>` or `ExtractiveQA.load("<this folder>")`; evaluate it with
@@ -84,6 +85,23 @@ Anchor: published XQuAD F1 of XLM-R base / large, zero-shot after full fine-tuni
 | file | lang | questions | EM | F1 | XLM-R base / large F1 |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
+"""
+
+
+def render_promotion(promotion: dict | None) -> str:
+    """Why this adapter replaced the previous one (`medkg train promote`): dev F1 per file, before and after."""
+    if not promotion or not promotion.get("dev"):
+        return ""
+    rows = "\n".join(f"| `{r['file']}` | {r['lang']} | {r['questions']} | {r['previous_f1']:.1f} | {r['f1']:.1f} |"
+                     for r in promotion["dev"])
+    return f"""## Promotion
+
+`{promotion.get('command')}` replaced the previous adapter because its mean F1 on these held-out dev files
+was higher ({promotion['previous_mean_f1']:.1f} → {promotion['mean_f1']:.1f}).
+
+| dev file | lang | questions | previous F1 | this adapter's F1 |
+|---|---|---|---|---|
+{rows}
 """
 
 
@@ -153,10 +171,11 @@ def record_annotation_evaluation(folder: Path, result: dict, command: str, previ
         "command": command, "rows": annotation_rows(result),
         "previous": {**annotation_rows(previous), "_model": previous.get("model")} if previous else None}
     (folder / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return _rewrite_card(folder, record)
+    return rewrite_card(folder, record)
 
 
-def _rewrite_card(folder: Path, record: dict) -> Path:
+def rewrite_card(folder: Path, record: dict) -> Path:
+    """Render the card again from `record`, keeping its title."""
     card = folder / "README.md"
     title = None
     if card.exists():
@@ -198,4 +217,4 @@ def record_evaluation(folder: Path | None, scores, command: str, device: str) ->
         "results": [{k: v for k, v in asdict(s).items() if k != "examples"} for s in scores],
     }
     (folder / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return _rewrite_card(folder, record)
+    return rewrite_card(folder, record)

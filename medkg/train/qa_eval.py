@@ -93,7 +93,7 @@ def evaluate_qa(qa, files: list[Path], limit: int | None = None, lang: str | Non
         path = Path(path)
         squad = read_squad(path)
         examples = squad.examples[:limit] if limit else squad.examples
-        language = lang or guess_language(path)
+        language = lang or squad.language or guess_language(path)
         started = time.perf_counter()
         predictions = qa.predict([e.question for e in examples], [e.context for e in examples],
                                  allow_no_answer=allow_no_answer, batch_size=batch_size,

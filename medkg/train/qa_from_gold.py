@@ -63,6 +63,7 @@ def gold_to_squad(gold: Sequence[GoldDocument], schema: Schema,
     0 keeps whole documents as contexts."""
     rng = random.Random(seed)
     articles = []
+    context_langs = {doc.document.lang or "en" for doc in gold}
     for doc in gold:
         lang = doc.document.lang or "en"
         question_langs = list(languages or [lang])
@@ -101,7 +102,10 @@ def gold_to_squad(gold: Sequence[GoldDocument], schema: Schema,
         kept = [p for p in kept if p["qas"]]
         if kept:
             articles.append({"title": doc.document.id, "paragraphs": kept})
-    return {"version": "v2.0", "data": articles}
+    # The contexts' language decides how answers are normalised when scored (Spanish articles, not English);
+    # questions may be in other languages.
+    language = {"language": context_langs.pop()} if len(context_langs) == 1 else {}
+    return {"version": "v2.0", **language, "data": articles}
 
 
 def sample_questions(data: dict, count: int, seed: int = 13) -> dict:

@@ -43,6 +43,7 @@ class SquadFile:
     repaired: int = 0
     dropped: list[str] = field(default_factory=list)  # ids whose answers could not be placed
     licence: str = ""  # a top-level "licence" the file states (medkg's squad-from-gold writes one when told)
+    language: str = ""  # a top-level "language" of the contexts (squad-from-gold writes it)
 
 
 def _open_json(path: Path):
@@ -73,7 +74,8 @@ def read_squad(path: Path | str) -> SquadFile:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise MedkgError('not a SQuAD file: expected {"data": [{"title", "paragraphs": [...]}]}', path=path)
     result = SquadFile(path, str(data.get("version", "")), [],
-                       licence=str(data.get("licence") or data.get("license") or ""))
+                       licence=str(data.get("licence") or data.get("license") or ""),
+                       language=str(data.get("language") or ""))
     paragraph_index = 0
     for article_no, article in enumerate(data["data"]):
         if not isinstance(article, dict):
