@@ -3,6 +3,7 @@ the resumable batch with a bad document, and the CLI."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,12 @@ def test_overlaps_keep_the_best_span_per_type_and_one_type_per_span():
                              ann(20, 25, "medication", 0.5), ann(20, 23, "dosage", 0.4)])
     assert sorted((a.start, a.end, a.type) for a in kept) == [(5, 12, "problem"), (20, 23, "dosage"),
                                                               (20, 25, "medication")]
+
+    named = replace(ann(3, 9, "problem", -1.0), source="dictionary")  # a graph name, scored low by QA
+    kept = resolve_overlaps([ann(0, 10, "problem", 1.0), named])
+    assert [(a.start, a.end, a.source) for a in kept] == [(3, 9, "dictionary")]  # the name beats the answer
+    kept = resolve_overlaps([ann(3, 9, "problem", 3.0), replace(ann(3, 9, "sign_symptom", 1.8), source="dictionary")])
+    assert [(a.type, a.source) for a in kept] == [("problem", "qa")]  # one span: the type QA scores higher
 
 
 # -- linking -------------------------------------------------------------------------------------------------
