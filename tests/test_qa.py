@@ -259,6 +259,11 @@ def test_shipped_model_card_states_its_data_and_scores():
     assert f"| `xquad.es.json` | es | 1190 | {record['evaluation']['results'][1]['exact_match']:.1f}" in card
     assert "76.5 / 82.0" in card  # the published XLM-R base / large anchor beside it
     assert record["hardware"]["device"] and record["wall_seconds"] > 0
+    # why it ships (dev F1 per file against the adapter it replaced) and what it does on E3C, per source
+    assert record["promotion"]["mean_f1"] > record["promotion"]["previous_mean_f1"] and "## Promotion" in card
+    e3c = {(r["combine"], r["lang"]): r for r in record["annotation_evaluation"]["rows"].values()}
+    assert {source for source, _ in e3c} == {"schema", "qa", "dictionary", "union", "confirm"}
+    assert all(e3c[("schema", lang)]["relaxed_f1"] >= 0.55 for lang in ("en", "es", "it"))
 
 
 @pytest.mark.slow
