@@ -543,11 +543,9 @@ def demo(
 
     from medkg.demo import trace_demo
 
-    out.print("\n[bold]A graph-cited reasoning trace for a MedQA question (offline generator: SmolLM2-135M)"
-              "[/bold]")
-    shown = trace_demo(state.store(), state.settings.home, open_text_index(state.settings),
-                       open_dense_index(state.settings))
-    _print_trace_demo(shown)
+    out.print("\n[bold]Reasoning traces along graph paths (offline path writer): one question per language, each "
+              "step citing graph facts [T#] and passages [P#], verified[/bold]")
+    _print_trace_demo(trace_demo(state.store(), state.settings.home, open_text_index(state.settings)))
 
     out.print("\n[bold]Evidence explorer[/bold]: search concepts in any language, open concept and document pages, "
               "run saved queries in the SPARQL editor.")
@@ -582,21 +580,26 @@ def _print_trace_demo(shown) -> None:
     from medkg.kg.display import compact_iri
     from medkg.rag.traces import options_block
 
-    record = shown.record
-    item, trace, verdict = record.item, record.trace, record.verification
-    _print_evidence(record.evidence)  # its query is the question followed by the gold answer's text
-    out.print(f"[bold]{item.id}[/bold] options:\n{options_block(item)}\ngold answer: {item.answer}", highlight=False)
-    state = "[green]verified[/green]" if verdict.passed else "[red]rejected[/red]: " + "; ".join(verdict.reasons)
-    out.print(f"trace ({trace.generator}, attempt {trace.attempts}): {state}")
-    out.print(trace.raw, markup=False, highlight=False)
-    table = Table("cited", "kind", "resolves to", header_style="bold")
-    for c in shown.citations:
-        target = (f"{c['url'] or compact_iri(c['iri'])} [{c['begin']}:{c['end']}]" if c["kind"] == "passage"
-                  else f"{compact_iri(c['subject'])} {compact_iri(c['predicate'])} {c['object']}"
-                  if c["kind"] == "fact" else "not in the evidence")
-        table.add_row(c["id"], c["kind"], target)
-    if shown.citations:
-        out.print(table)
+    for record, citations in zip(shown.records, shown.citations):
+        item, trace, verdict = record.item, record.trace, record.verification
+        out.print(f"\n[bold]{item.lang.upper()}  {item.question}[/bold]", highlight=False)
+        out.print(f"{options_block(item)}\ngold answer: {item.answer}", highlight=False)
+        for path in record.evidence.paths[:1]:
+            out.print("path: " + " → ".join(compact_iri(n) for n in path.nodes), highlight=False)
+        state = "[green]verified[/green]" if verdict.passed else "[red]rejected[/red]: " + "; ".join(verdict.reasons)
+        out.print(f"trace ({trace.generator}): {state}")
+        out.print(trace.raw, markup=False, highlight=False)
+        table = Table("cited", "kind", "resolves to", header_style="bold")
+        for c in citations:
+            target = (f"{c['url'] or compact_iri(c['iri'])} [{c['begin']}:{c['end']}]" if c["kind"] == "passage"
+                      else f"{compact_iri(c['subject'])} {compact_iri(c['predicate'])} {compact_iri(c['object'])}"
+                      if c["kind"] == "fact" else "not in the evidence")
+            table.add_row(c["id"], c["kind"], target)
+        if citations:
+            out.print(table)
+    if shown.translations:
+        out.print("\n[bold]A MedQA question translated by the offline generator (SmolLM2-135M), each translation "
+                  "checked[/bold]")
     for lang, result in zip(("it", "es"), shown.translations):
         if result.accepted:
             out.print(f"[bold]{result.translated.lang}[/bold]: {result.translated.question}\n"
@@ -605,11 +608,14 @@ def _print_trace_demo(shown) -> None:
             out.print(f"[bold]{lang}[/bold]: translation rejected by the checks ({'; '.join(result.problems)}); "
                       "the reply was:", highlight=False)
             out.print(result.raw_reply[:600], markup=False, highlight=False)
-    out.print(f"generator tokens: {shown.usage['prompt_tokens']:,} prompt, {shown.usage['completion_tokens']:,} "
-              "generated. A 135M model rarely writes a trace or translation that passes the checks; point "
-              "[bold]--generator[/bold] at a larger model or an OpenAI-compatible server (vLLM, llama.cpp, Ollama).")
-    out.print("Next: [bold]medkg traces generate QUESTIONS.jsonl[/bold], [bold]medkg translate QUESTIONS.jsonl "
-              "--to it --to es[/bold], [bold]medkg eval mcq QUESTIONS.jsonl --mode rag[/bold]")
+    if shown.usage:
+        out.print(f"generator tokens: {shown.usage['prompt_tokens']:,} prompt, "
+                  f"{shown.usage['completion_tokens']:,} generated. A 135M model rarely writes a translation that "
+                  "passes the checks; point [bold]--generator[/bold] at a larger model or an OpenAI-compatible "
+                  "server (vLLM, llama.cpp, Ollama).")
+    out.print("Next: [bold]medkg traces generate QUESTIONS.jsonl[/bold] (path writer; [bold]--generator[/bold] for an "
+              "LLM), [bold]medkg translate QUESTIONS.jsonl --to it --to es[/bold], "
+              "[bold]medkg eval mcq QUESTIONS.jsonl --mode few-shot --traces traces.jsonl[/bold]")
 
 
 # Register `annotate`, `train`, `eval …`, `qa`, `translate` and `traces`.

@@ -25,6 +25,8 @@ def eval_mcq(
     split: Optional[str] = typer.Option(None, help="Split of a Hugging Face dataset (e.g. test, validation)."),
     limit: Optional[int] = typer.Option(None, help="First N questions per dataset."),
     sample: Optional[int] = typer.Option(None, help="A fixed random sample of N questions per dataset."),
+    part: Optional[str] = typer.Option(None, help="K/N: only part K of N of each dataset, split by question id "
+                                                  "(the other part of one that traces were generated on)."),
     seed: int = typer.Option(13, help="Seed of --sample and of the few-shot demonstrations."),
     signals: str = typer.Option("text,dense,paths", help="Retrieval mode: the option scores to add, of text "
                                 "(BM25 passages), dense (embeddings; used when the dense index is built) and "
@@ -46,8 +48,8 @@ def eval_mcq(
     """Accuracy per dataset, language (and subject) with 95% confidence intervals, beside chance or the
     no-retrieval / no-demonstration baseline."""
     from medkg.errors import MedkgError
-    from medkg.rag.mcq import load_mcq, sample_items
-    from medkg.rag.mcq_eval import MODES, accuracy_rows
+    from medkg.rag.mcq import load_mcq, part_items, sample_items
+    from medkg.rag.mcq_eval import MODES, accuracy_rows, letter_counts
 
     if mode not in MODES:
         raise MedkgError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
@@ -57,6 +59,7 @@ def eval_mcq(
     items = []
     for source in dataset:
         loaded = load_mcq(source, split=split, limit=limit)
+        loaded = part_items(loaded, part) if part else loaded
         items.extend(sample_items(loaded, sample, seed) if sample else loaded)
     if not items:
         raise MedkgError("no questions to evaluate")
@@ -82,6 +85,8 @@ def eval_mcq(
         summary = {name: round(sum(p.correct for p in preds) / len(items), 4) for name, preds in runs.items()}
         document = {"mode": mode, "questions": len(items), "accuracy": summary[mode],
                     "results": [{"mode": name, **asdict(r)} for name, rows in shown.items() for r in rows]}
+        document["letters"] = {"gold": letter_counts(i.answer for i in items),
+                               **{name: letter_counts(p.predicted for p in preds) for name, preds in runs.items()}}
         if len(runs) > 1:
             document["baseline"] = {"mode": "zero-shot", "accuracy": summary["zero-shot"]}
         if usage:
@@ -95,6 +100,11 @@ def eval_mcq(
             table.add_row(name, r.dataset, r.lang, r.subject, str(r.questions), f"{100 * r.accuracy:.1f}",
                           f"{100 * r.ci_low:.1f}–{100 * r.ci_high:.1f}", f"{100 * r.chance:.1f}")
     out.print(table)
+    gold = letter_counts(i.answer for i in items)
+    for name, predictions in runs.items():  # a model that answers by position shows here, not in accuracy
+        picked = letter_counts(p.predicted for p in predictions)
+        out.print(f"{name} answers by letter: " + ", ".join(f"{k} {v}" for k, v in picked.items())
+                  + "  (gold: " + ", ".join(f"{k} {v}" for k, v in gold.items()) + ")", highlight=False)
     if usage:
         out.print(f"generator tokens: {usage['prompt_tokens']:,} prompt, {usage['completion_tokens']:,} generated, "
                   f"{usage['requests']:,} requests")

@@ -204,29 +204,33 @@ def annotation_sources(out_dir: Path, per_note: int = 5) -> list[tuple[str, str,
 
 @dataclass
 class TraceDemo:
-    record: object          # TraceRecord: the MedQA question, its evidence, the trace and the verifier's verdict
-    citations: list[dict]   # the trace's citations resolved to IRIs / URLs / offsets
+    records: list           # TraceRecord per question of relations_demo.jsonl (EN, IT, ES): path traces, verified
+    citations: list[list[dict]]  # each trace's citations resolved to IRIs / URLs / offsets
     translations: list      # TranslationResult per language, checked
     usage: dict
 
 
-def trace_demo(store: GraphStore, home: Path, text_index, dense_index, *, attempts: int = 4) -> TraceDemo:
-    """The first question of examples/mcq/medqa_sample.jsonl: evidence for its gold answer, a trace from the
-    offline generator (resampled up to `attempts` times until the verifier passes one), and the question
-    translated to Italian and Spanish with the same generator, each translation checked."""
-    from medkg.rag.generators import GenerationConfig, TransformersGenerator
+def trace_demo(store: GraphStore, home: Path, text_index, *, translate: bool = True) -> TraceDemo:
+    """Path traces for the questions of examples/mcq/relations_demo.jsonl (EN, IT, ES): the graph path from
+    the question's concepts to the gold option's, verbalised by the offline path writer in the question's
+    language and verified; then the first MedQA sample question translated to Italian and Spanish with the
+    offline generator (SmolLM2-135M), each translation checked."""
     from medkg.rag.mcq import read_mcq
+    from medkg.rag.path_traces import PathWriter, path_evidence
     from medkg.rag.trace_export import trace_row
-    from medkg.rag.traces import answer_evidence, generate_traces
-    from medkg.rag.translate import translate_items
+    from medkg.rag.traces import generate_traces
 
-    item = read_mcq(REPO / "examples" / "mcq" / "medqa_sample.jsonl", limit=1)[0]
-    retriever = Retriever(store, text_index, dense_index)
-    mode = "hybrid" if dense_index is not None and len(dense_index) else "lexical"
-    generator = TransformersGenerator.load(None, cache_dir=home / "models")
-    config = GenerationConfig(max_new_tokens=256, repetition_penalty=1.1, seed=13)
-    record = next(generate_traces([item], lambda i: answer_evidence(retriever, i, mode=mode), generator,
-                                  config=config, batch_size=1, attempts=attempts))
-    translations = [translate_items([item], generator, lang)[0] for lang in ("it", "es")]
-    return TraceDemo(record, trace_row(record, retrieval_mode=mode)["citations"], translations,
-                     generator.usage.as_dict())
+    retriever = Retriever(store, text_index, None)
+    items = read_mcq(RELATION_QUESTIONS)
+    records = list(generate_traces(items, lambda i: path_evidence(retriever, i), PathWriter(), paths_only=True))
+    citations = [trace_row(r, retrieval_mode="paths")["citations"] for r in records]
+    translations, usage = [], {}
+    if translate:
+        from medkg.rag.generators import TransformersGenerator
+        from medkg.rag.translate import translate_items
+
+        item = read_mcq(REPO / "examples" / "mcq" / "medqa_sample.jsonl", limit=1)[0]
+        generator = TransformersGenerator.load(None, cache_dir=home / "models")
+        translations = [translate_items([item], generator, lang)[0] for lang in ("it", "es")]
+        usage = generator.usage.as_dict()
+    return TraceDemo(records, citations, translations, usage)

@@ -1,6 +1,9 @@
-"""Offline language identification (py3langid), restricted to the languages medkg serves; used by rag and extract."""
+"""Offline language identification (py3langid), restricted to the languages medkg serves, and the text folding
+that name matching in every language shares; used by rag and extract."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import lru_cache
 
 from medkg.errors import MedkgError
@@ -36,3 +39,13 @@ def detect_language(text: str, override: str | None = None) -> str:
         return "en"
     language, _ = _identifier().classify(text)
     return language
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Case-, accent- and space-folded form used for both names and mentions: "Sarampión" -> "sarampion"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -75,6 +76,9 @@ def test_query_from_file_and_table_output(home, tmp_path):
     (["kg", "load", "no-such-file.obo"], "no such file"),
     (["kg", "saved", "concept-by-label"], "missing parameter 'text'"),
     (["kg", "saved", "nope"], "no saved query"),
+    (["traces", "generate", "examples/mcq/relations_demo.jsonl", "--evidence", "retrieval"],
+     "the path writer needs graph paths"),
+    (["eval", "mcq", str(Path(__file__).parents[1] / "examples/mcq/relations_demo.jsonl"), "--part", "3/2"], "K must be between 1 and N"),
 ])
 def test_user_errors_exit_2_without_traceback(home, args, message, capsys):
     code = run_main(home, *args)

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from conftest import shared
 from medkg.rag.corpus import graph_passages
-from medkg.rag.mcq import MCQItem
-from medkg.rag.mcq_eval import accuracy_rows, wilson_interval
+from medkg.rag.mcq import MCQItem, part_items
+from medkg.rag.mcq_eval import accuracy_rows, letter_counts, wilson_interval
 from medkg.rag.mcq_retrieval import Weights, answer_by_retrieval
 from medkg.rag.retrieve import Retriever
 from medkg.rag.tantivy_index import TantivyIndex
@@ -79,3 +79,17 @@ def test_eval_mcq_command_on_medqa(tmp_path, demo_store):
     assert report["questions"] == 20 and 0 <= report["accuracy"] <= 1
     (row,) = report["results"]
     assert row["chance"] == 0.25 and row["ci_low"] <= row["accuracy"] <= row["ci_high"]
+
+
+def test_parts_split_by_id_never_overlap_and_do_not_depend_on_order():
+    items = [MCQItem(f"q{i}", "en", "?", (("A", "a"), ("B", "b")), "A", "d") for i in range(200)]
+    first, second = part_items(items, "1/2"), part_items(items, "2/2")
+    assert not {i.id for i in first} & {i.id for i in second} and len(first) + len(second) == 200
+    assert 70 < len(first) < 130
+    assert [i.id for i in part_items(list(reversed(items)), "1/2")] == [i.id for i in reversed(first)]
+    assert [i.id for i in part_items(items[:50], "1/2")] == [i.id for i in first if int(i.id[1:]) < 50]
+
+
+def test_letter_counts_show_position_bias_in_letter_order():
+    assert letter_counts(["C", "A", "C", None, "B"]) == {"A": 1, "B": 1, "C": 2, "none": 1}
+    assert list(letter_counts(["D", "A"])) == ["A", "D"]

@@ -137,8 +137,8 @@ def test_generate_with_the_offline_generator_verifies_exports_and_resumes(demo_h
 
     out = tmp_path / "traces.jsonl"
     args = ["--home", str(demo_home), "traces", "generate", str(SAMPLE), "--limit", "2", "--out", str(out),
-            "--generator", str(generator_cache / "smollm2-135m-instruct"), "--max-new-tokens", "96",
-            "--format", "json"]
+            "--generator", str(generator_cache / "smollm2-135m-instruct"), "--evidence", "retrieval",
+            "--max-new-tokens", "96", "--format", "json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]

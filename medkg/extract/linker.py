@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,18 +30,11 @@ from medkg.errors import MedkgError
 from medkg.extract.records import ConceptLink
 from medkg.kg import namespaces as ns
 from medkg.kg.store import MAINTENANCE_TIMEOUT, GraphStore
+from medkg.language import fold  # noqa: F401  (extract.linker.fold is how extract and the explorer fold names)
 
 INDEX_VERSION = 2  # 2: names carry their strength (label, exact, alternative, related)
 _NAME_STRENGTH = {ns.RDFS_LABEL.value: 0, ns.HAS_EXACT_SYNONYM.value: 1, ns.SKOS_ALT_LABEL.value: 2,
                   ns.SYNONYM_PREDICATES["RELATED"].value: 3}
-_SPACES = re.compile(r"\s+")
-
-
-def fold(text: str) -> str:
-    """Case-, accent- and space-folded form used for both names and mentions."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", stripped).strip()
 
 
 def scheme_of(iri: str) -> str:

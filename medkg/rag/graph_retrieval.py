@@ -55,6 +55,10 @@ PREDICATE_LABELS = {
     ns.SKOS_EXACT_MATCH.value: {"en": "same as", "it": "equivale a", "es": "equivale a"},
     ns.SKOS_CLOSE_MATCH.value: {"en": "close to", "it": "simile a", "es": "similar a"},
 }
+# Read from object to subject; exact and close matches read the same both ways.
+INVERSE_PREDICATE_LABELS = {
+    ns.RDFS_SUBCLASS_OF.value: {"en": "has the subtype", "it": "ha come sottotipo", "es": "tiene como subtipo"},
+}
 # The kind of each predicate (what `select_evidence` and the order of facts go by); relations are "relation".
 PREDICATE_NAMES = {
     ns.RDFS_LABEL.value: "label", ns.IAO_DEFINITION.value: "definition", ns.SCHEMA_DESCRIPTION.value: "description",
@@ -74,7 +78,7 @@ def predicate_text(predicate: str, lang: str, *, inverse: bool = False) -> str:
     if rel is not None:
         backwards = inverse != (predicate != rel.iri)  # the inverse IRI read forwards is the inverse label
         return rel.label(lang, inverse=backwards)
-    labels = PREDICATE_LABELS.get(predicate)
+    labels = (inverse and INVERSE_PREDICATE_LABELS.get(predicate)) or PREDICATE_LABELS.get(predicate)
     if labels is None:
         return compact_iri(predicate)
     return labels.get(lang, labels["en"])

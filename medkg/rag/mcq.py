@@ -17,6 +17,7 @@ Schemas (as found in ../shared/data/mcqa):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -404,3 +405,16 @@ def sample_items(items: Sequence[MCQItem], n: int, seed: int = 13) -> list[MCQIt
         return list(items)
     chosen = sorted(random.Random(seed).sample(range(len(items)), n))
     return [items[i] for i in chosen]
+
+
+def part_items(items: Sequence[MCQItem], part: str) -> list[MCQItem]:
+    """Part K of N ("1/2") of the items, by a hash of each id: the parts never overlap, together they are every
+    item, and an item stays in its part whatever the file's order or the other items (train on ``1/2``,
+    evaluate on ``2/2``)."""
+    try:
+        k, n = (int(x) for x in part.split("/"))
+    except ValueError:
+        raise MedkgError(f"--part {part!r}: write K/N, e.g. 1/2") from None
+    if not 1 <= k <= n:
+        raise MedkgError(f"--part {part!r}: K must be between 1 and N")
+    return [i for i in items if int(hashlib.sha1(i.id.encode("utf-8")).hexdigest(), 16) % n == k - 1]

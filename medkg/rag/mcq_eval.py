@@ -10,7 +10,7 @@ Modes:
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -72,3 +72,10 @@ def accuracy_rows(items: Sequence[MCQItem], predictions: Sequence[MCQPrediction]
         rows.append(AccuracyRow(dataset, lang, subject, n, correct, round(correct / n, 4), round(low, 4),
                                 round(high, 4), round(chance, 4)))
     return rows
+
+
+def letter_counts(letters) -> dict[str, int]:
+    """How often each option letter occurs (no answer counted as "none"), in letter order: the position bias of
+    a model's answers beside the gold letters'."""
+    counts = Counter(letter or "none" for letter in letters)
+    return {k: counts[k] for k in sorted(counts, key=lambda k: (k == "none", k))}

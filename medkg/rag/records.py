@@ -50,6 +50,10 @@ class GraphPathEvidence:
     facts: tuple[Fact, ...]
     score: float
     option: str | None = None  # the option label it leads to, when retrieved for an MCQ item
+    # Per node, the names a reasoning step may call it by (the display name in the question's language first):
+    # what the trace verifier looks for when it checks that steps connect and that the chain reaches the answer.
+    names: tuple[tuple[str, ...], ...] = ()
+    fact_ids: tuple[str, ...] = ()  # the [T#] id each of `facts` has in the evidence it is part of
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Iterable, Iterator
 from medkg.errors import MedkgError
 from medkg.kg.readers.jsonl import iter_jsonl
 from medkg.rag.mcq import MCQItem
-from medkg.rag.records import Evidence, EvidenceFact, EvidencePassage, Fact, Passage
+from medkg.rag.records import Evidence, EvidenceFact, EvidencePassage, Fact, GraphPathEvidence, Passage
 from medkg.rag.traces import Trace, TraceRecord, TraceStep, Verification
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the graph paths the trace follows ("paths"), empty for traces from retrieval alone
 
 
 def _passage_row(p: EvidencePassage) -> dict:
@@ -29,6 +29,25 @@ def _passage_row(p: EvidencePassage) -> dict:
 def _fact_row(f: EvidenceFact) -> dict:
     return {"id": f.id, "subject": f.fact.subject, "predicate": f.fact.predicate, "object": f.fact.object,
             "object_is_iri": f.fact.object_is_iri, "text": f.fact.text}
+
+
+def _path_row(path: GraphPathEvidence) -> dict:
+    """A path as IRIs: its concepts in order, each hop's triple and the [T#] it is cited by, each concept's
+    names (what the verifier looks for in the steps)."""
+    return {"option": path.option, "score": float(path.score), "nodes": list(path.nodes),
+            "names": [list(n) for n in path.names],
+            "hops": [{"fact": fact_id, "subject": f.subject, "predicate": f.predicate, "object": f.object}
+                     for f, fact_id in zip(path.facts, path.fact_ids)]}
+
+
+def _path_from_row(row: dict, facts: dict[str, EvidenceFact]) -> GraphPathEvidence:
+    hops = row["hops"]
+    return GraphPathEvidence(
+        start=row["nodes"][0], end=row["nodes"][-1], nodes=tuple(row["nodes"]),
+        facts=tuple(facts[h["fact"]].fact if h["fact"] in facts else Fact(h["subject"], h["predicate"], h["object"], "")
+                    for h in hops),
+        score=float(row.get("score") or 0.0), option=row.get("option"),
+        names=tuple(tuple(n) for n in row.get("names") or ()), fact_ids=tuple(h["fact"] for h in hops))
 
 
 def _citation_rows(record: TraceRecord) -> list[dict]:
@@ -59,6 +78,7 @@ def trace_row(record: TraceRecord, *, retrieval_mode: str) -> dict:
         "answer": item.answer, "answer_text": item.answer_text,
         "evidence": {"passages": [_passage_row(p) for p in record.evidence.passages],
                      "facts": [_fact_row(f) for f in record.evidence.facts]},
+        "paths": [_path_row(p) for p in record.evidence.paths],
         "trace": [{"number": s.number, "text": s.text, "citations": list(s.citations)} for s in trace.steps],
         "trace_answer": trace.answer, "trace_text": trace.raw,
         "citations": _citation_rows(record),
@@ -82,10 +102,12 @@ def append_rows(rows: Iterable[dict], path: Path) -> int:
     return count
 
 
-def done_ids(path: Path) -> set[str]:
+def done_ids(path: Path) -> set[tuple[str, str]]:
+    """(dataset, id) of every question already in the file: ids alone are not enough, CasiMedicos gives one
+    case the same id in each of its languages."""
     if not path.exists():
         return set()
-    return {row.get("id") for _, row in iter_jsonl(path) if isinstance(row, dict)}
+    return {(row.get("dataset"), row.get("id")) for _, row in iter_jsonl(path) if isinstance(row, dict)}
 
 
 def record_from_row(row: dict, *, path: Path | None = None, line: int | None = None) -> TraceRecord:
@@ -102,6 +124,8 @@ def record_from_row(row: dict, *, path: Path | None = None, line: int | None = N
         evidence.facts = [EvidenceFact(f["id"], Fact(f["subject"], f["predicate"], f["object"], f["text"],
                                                      f.get("object_is_iri", True)))
                           for f in row["evidence"]["facts"]]
+        by_id = {f.id: f for f in evidence.facts}
+        evidence.paths = [_path_from_row(p, by_id) for p in row.get("paths") or ()]
         trace = Trace([TraceStep(s["number"], s["text"], tuple(s["citations"])) for s in row["trace"]],
                       row.get("trace_answer"), row.get("trace_text") or "", row.get("generator") or "",
                       row.get("prompt_version") or "", int(row.get("attempts") or 1))

@@ -9,6 +9,10 @@ right from the evidence. Every trace is then verified before anything uses it; f
 - each step that cites something shares content words with what it cites (a citation must be able to support it);
 - it does more than restate the answer (some step brings words that are in neither the question nor the options);
 - it is neither too short nor too long, does not repeat steps, and does not copy the prompt's worked example.
+
+When the evidence carries graph paths (`medkg.rag.path_traces`), the trace must also follow one: every step
+cites, consecutive steps connect (a concept of the path named in step n is named in step n+1), and the last
+step reaches the gold option's concept, the end of a path to it.
 """
 from __future__ import annotations
 
@@ -16,11 +20,31 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
+from medkg.language import fold
 from medkg.rag.generators import ChatMessage, GenerationConfig, Generator
 from medkg.rag.mcq import MCQItem
 from medkg.rag.records import Evidence
 
 PROMPT_VERSION = "trace-v2"
+PATH_PROMPT_VERSION = "trace-v2+paths"  # the same prompt with the graph path shown as guidance
+NO_PATH = "no graph path from the question's concepts to the gold option's (within 3 hops)"
+EXCEPTION_ASKED = "asks for the false or excepted option: a chain to it would argue the wrong way"
+# "All of the following are true EXCEPT", "¿Cuál es falsa?", "Quale non è corretta?": the gold option is the one
+# the evidence does NOT support, so a path to it explains nothing. Matched on the question's last line (a
+# clinical case before it may say "no fever").
+_EXCEPTION = re.compile(
+    r"\b(?:except|excepto|salvo|tranne|eccetto|ad eccezione)\b|\b(?:not|no|non)\s+(?:true|correct|cierta|correcta|"
+    r"verdadera|vera|corretta|indicated|indicada|indicata|characteristic|típic[oa]|tipic[oa])\b|"
+    r"\b(?:false|incorrect|wrong|falsa|fals[oa]|incorrect[oa]|errat[oa]|least|menos probable|meno probabile)\b",
+    re.IGNORECASE)
+UNTRACED = (NO_PATH, EXCEPTION_ASKED)  # the reasons of a question that gets no path trace
+
+
+def asks_for_exception(question: str) -> bool:
+    """Whether the question asks for the option that is false, excepted or least likely."""
+    lines = [line for line in question.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    return bool(_EXCEPTION.search(last)) or bool(re.search(r"\b(?:NOT|NO|NON|EXCEPT|EXCEPTO|TRANNE)\b", last))
 
 _SYSTEM = ("You are a medical expert who writes short, correct explanations for exam questions. "
            "Use only the evidence given. Write 2 to 6 numbered steps, one per line, like "
@@ -93,6 +117,8 @@ def evidence_block(evidence: Evidence, passage_chars: int = 700) -> str:
         title = f"({p.passage.title}) " if p.passage.title else ""
         lines.append(f"[{p.id}] {title}{text}")
     lines += [f"[{f.id}] {f.fact.text}" for f in evidence.facts]
+    for path in evidence.paths:
+        lines.append("Graph path from the question to the answer: " + " → ".join(f"[{i}]" for i in path.fact_ids))
     return "\n".join(lines) if lines else "(no evidence found)"
 
 
@@ -149,6 +175,12 @@ def parse_trace(text: str, generator: str) -> Trace:
 
 # ------------------------------------------------------------------------------------------------ verifying
 
+def mentions_name(text: str, name: str) -> bool:
+    """Whether a name occurs in the text as whole words, case and accents folded."""
+    folded = fold(name)
+    return len(folded) >= 3 and re.search(rf"(?<!\w){re.escape(folded)}(?!\w)", fold(text)) is not None
+
+
 def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(_CITATION_GROUP.sub(" ", text))}
 
@@ -189,7 +221,36 @@ def verify(trace: Trace, item: MCQItem, evidence: Evidence, limits: Limits = Lim
     copied = [s.number for s in trace.steps if _copies_example(s.text, limits.max_example_overlap)]
     if copied:
         reasons.append(f"steps copied from the prompt's worked example: {', '.join(map(str, copied))}")
+    if evidence.paths and trace.steps:
+        reasons += _path_reasons(trace, item, evidence)
     return Verification(not reasons, reasons)
+
+
+def _path_reasons(trace: Trace, item: MCQItem, evidence: Evidence) -> list[str]:
+    """What a trace that follows a graph path must also do: cite in every step, connect each step to the next
+    through a concept of the path, and end at the gold option's concept."""
+    names: dict[str, list[str]] = {}
+    display: dict[str, str] = {}
+    for path in evidence.paths:
+        for node, node_names in zip(path.nodes, path.names):
+            names.setdefault(node, []).extend(n for n in node_names if n not in names.get(node, ()))
+            display.setdefault(node, node_names[0] if node_names else node)
+    named = [{c for c, ns in names.items() if any(mentions_name(s.text, n) for n in ns)} for s in trace.steps]
+    reasons = []
+    uncited = [s.number for s in trace.steps if not s.citations]
+    if uncited:
+        reasons.append(f"steps that cite nothing: {', '.join(map(str, uncited))}")
+    breaks = [f"{a.number}-{b.number}" for a, b, x, y in zip(trace.steps, trace.steps[1:], named, named[1:])
+              if not x & y]
+    if breaks:
+        reasons.append(f"the chain breaks (no concept of the path in both steps): {', '.join(breaks)}")
+    gold_ends = {p.end for p in evidence.paths if p.option in (None, item.answer)}
+    if not named[-1] & gold_ends:
+        wanted = " or ".join(sorted(display[e] for e in gold_ends))
+        ended = ", ".join(sorted(display[c] for c in named[-1]))
+        reasons.append(f"the chain does not reach the gold option's concept: ends at {ended or 'no concept of the path'},"
+                       f" not {wanted}")
+    return reasons
 
 
 def _copies_example(step: str, threshold: float) -> bool:
@@ -200,33 +261,57 @@ def _copies_example(step: str, threshold: float) -> bool:
 
 # ----------------------------------------------------------------------------------------------- generating
 
-def generate_traces(items: Sequence[MCQItem], evidence_for: Callable[[MCQItem], Evidence], generator: Generator,
-                    *, config: GenerationConfig = GenerationConfig(max_new_tokens=384), batch_size: int = 4,
+def generate_traces(items: Sequence[MCQItem], evidence_for: Callable[[MCQItem], Evidence], generator, *,
+                    config: GenerationConfig = GenerationConfig(max_new_tokens=384), batch_size: int = 4,
                     attempts: int = 1, retry_temperature: float = 0.7, limits: Limits = Limits(),
-                    progress: Callable[[int], None] | None = None):
+                    paths_only: bool = False, progress: Callable[[int], None] | None = None):
     """Yield a verified (or rejected, with reasons) TraceRecord per item, in order, batch by batch.
+
+    `generator`: a language model (`Generator`: prompted with the evidence) or a writer with
+    ``write_trace(item, evidence) -> str`` and a ``name`` (the offline `PathWriter`, deterministic: one attempt).
+    With `paths_only`, an item whose evidence has no graph path, or whose question asks for the false or excepted
+    option, is not traced: its record has no steps and the reason (`NO_PATH`, `EXCEPTION_ASKED`), so reports
+    count it and a resumed run skips it.
 
     With `attempts` > 1, rejected traces are sampled again (temperature `retry_temperature`, seeded) until one
     passes or the attempts run out: generate-then-verify, so a weak generator still yields some usable traces;
     the record keeps the last attempt's reasons and `trace.attempts` says how many were made.
     """
+    write = getattr(generator, "write_trace", None)
     for start in range(0, len(items), batch_size):
         batch = items[start:start + batch_size]
         evidences = [evidence_for(item) for item in batch]
-        prompts = [trace_prompt(i, e) for i, e in zip(batch, evidences)]
         records: list[TraceRecord | None] = [None] * len(batch)
-        pending = list(range(len(batch)))
+        pending = []
+        for i, (item, evidence) in enumerate(zip(batch, evidences)):
+            untraced = (EXCEPTION_ASKED if asks_for_exception(item.question) else NO_PATH if not evidence.paths
+                        else None) if paths_only else None
+            if untraced:
+                records[i] = TraceRecord(item, evidence,
+                                         Trace([], None, "", getattr(generator, "name", ""), PATH_PROMPT_VERSION),
+                                         Verification(False, [untraced]))
+            else:
+                pending.append(i)
+        if write is not None:
+            for i in pending:
+                trace = parse_trace(write(batch[i], evidences[i]), generator.name)
+                trace.prompt_version = PATH_PROMPT_VERSION
+                records[i] = TraceRecord(batch[i], evidences[i], trace, verify(trace, batch[i], evidences[i], limits))
+            pending = []
+        prompts = {i: trace_prompt(batch[i], evidences[i]) for i in pending}
         for attempt in range(1, max(1, attempts) + 1):
+            if not pending:
+                break
             run = config if attempt == 1 else replace(config, temperature=retry_temperature,
                                                       seed=(config.seed or 0) + attempt)
             generations = generator.generate([prompts[i] for i in pending], run)
             for i, generation in zip(pending, generations):
                 trace = parse_trace(generation.text, generation.model)
                 trace.attempts = attempt
+                if evidences[i].paths:
+                    trace.prompt_version = PATH_PROMPT_VERSION
                 records[i] = TraceRecord(batch[i], evidences[i], trace, verify(trace, batch[i], evidences[i], limits))
             pending = [i for i in pending if not records[i].verification.passed]
-            if not pending:
-                break
         yield from records
         if progress:
             progress(len(batch))
