@@ -46,13 +46,15 @@ def _untraced(reasons: list[str], untraced: tuple[str, ...]) -> bool:
 def _groups(rows: list[dict]) -> list[dict]:
     """Per dataset and language: questions, those with a graph path (traced), verified, and the rate over
     the traced ones."""
-    from medkg.rag.traces import UNTRACED
+    from medkg.rag.traces import EXCEPTION_ASKED, UNTRACED
 
     groups: dict[tuple[str, str], dict] = {}
     for r in rows:
         g = groups.setdefault((r["dataset"], r["language"]), {"dataset": r["dataset"], "language": r["language"],
-                                                              "questions": 0, "traced": 0, "verified": 0})
+                                                              "questions": 0, "asks_for_exception": 0, "traced": 0,
+                                                              "verified": 0})
         g["questions"] += 1
+        g["asks_for_exception"] += r["reasons"] == [EXCEPTION_ASKED]
         g["traced"] += not _untraced(r["reasons"], UNTRACED)
         g["verified"] += bool(r["verified"])
     for g in groups.values():
@@ -79,11 +81,12 @@ def _summary(rows: list[dict], usage: dict | None, fmt: str, title: str) -> None
     out.print(f"{title}: {passed}/{traced} traces verified ({100 * summary['pass_rate']:.1f}%){no_path}",
               highlight=False)
     if len(summary["groups"]) > 1 or no_path:
-        table = Table("dataset", "lang", "questions", "with a path", "verified", "% of traced", header_style="bold")
+        table = Table("dataset", "lang", "questions", "asks for the excepted", "traced (with a path)", "verified",
+                      "% of traced", header_style="bold")
         for g in summary["groups"]:
             rate = f"{100 * g['verified_rate']:.1f}" if g["verified_rate"] is not None else "—"
-            table.add_row(g["dataset"], g["language"], str(g["questions"]), str(g["traced"]), str(g["verified"]),
-                          rate)
+            table.add_row(g["dataset"], g["language"], str(g["questions"]), str(g["asks_for_exception"]),
+                          str(g["traced"]), str(g["verified"]), rate)
         out.print(table)
     if reasons:
         table = Table("rejection reason", "traces", header_style="bold")
