@@ -5,7 +5,7 @@
 # Evaluation side (never overlaps): a fixed 200-question MedQA-US 4-option test sample, 100 of MedMCQA dev part
 # 2/2, 60 each of HEAD-QA dev es/en, CasiMedicos dev it/es/en (51 each). SmolLM2-135M answers zero-shot, with
 # retrieved evidence (rag) and few-shot with 3 verified path traces as demonstrations; then SFT on the verified
-# traces (held-out loss before/after in medkg_sft.json) and zero-shot / few-shot again with the tuned model.
+# traces (held-out loss before/after in medkg_sft.json) and zero-shot again with the tuned model.
 # Every figure lands as JSON under $WORK (accuracy with 95% CIs, letters picked, predictions per question).
 set -euo pipefail
 DATA=${DATA:-../shared/data}/mcqa
@@ -46,5 +46,5 @@ evaluate() {  # name, generator (default = SmolLM2), mode, extra options...
 evaluate before default few-shot --traces "$VERIFIED"      # zero-shot runs beside it (the baseline)
 evaluate before_rag default rag --no-baseline
 $M train sft "$VERIFIED" --out "$WORK/sft" --max-steps "$SFT_STEPS" --batch-size 2 --max-length 1024 \
-  --eval-fraction 0.1 > "$WORK/sft.log" 2>&1
-evaluate after "$WORK/sft" few-shot --traces "$VERIFIED"
+  --eval-fraction 0.1 --max-minutes "${SFT_MINUTES:-14}" > "$WORK/sft.log" 2>&1
+evaluate after "$WORK/sft" zero-shot

@@ -168,8 +168,8 @@ def test_sft_on_path_traces_lowers_held_out_loss_and_reloads_offline(records, re
     home = tmp_path / "home"
     shutil.copytree(generator_cache, home / "models")  # the converted base, as `make demo` leaves it
     out = tmp_path / "sft"
-    result = train_sft(SFTConfig([traces], out, eval_fraction=0.34, max_steps=8, batch_size=1, learning_rate=1e-3,
-                                 logging_steps=1, save_steps=8, home=home, device="cpu"), log=lambda _: None)
+    result = train_sft(SFTConfig([traces], out, eval_fraction=0.34, max_steps=6, batch_size=1, learning_rate=1e-3,
+                                 logging_steps=1, save_steps=6, home=home, device="cpu"), log=lambda _: None)
     assert result.train_examples == 2 and result.eval_examples == 1
     assert result.eval_loss_after < result.eval_loss_before, (result.eval_loss_before, result.eval_loss_after)
     record = json.loads((out / "medkg_sft.json").read_text())
@@ -177,6 +177,6 @@ def test_sft_on_path_traces_lowers_held_out_loss_and_reloads_offline(records, re
 
     tuned = TransformersGenerator.load(str(out), cache_dir=home / "models", device="cpu")
     produced = next(generate_traces([records[0].item], lambda i: path_evidence(retriever, i), tuned,
-                                    config=GenerationConfig(max_new_tokens=96), paths_only=True))
+                                    config=GenerationConfig(max_new_tokens=48), paths_only=True))
     assert produced.trace.raw and produced.trace.prompt_version == "trace-v2+paths"
     assert produced.verification.passed or produced.verification.reasons  # judged, with a reason if rejected
