@@ -1,1 +1,1 @@
-"""medkg.extract — see DESIGN.md; built by later issues."""
+"""medkg.extract — clinical-text annotation: schema questions, QA and dictionary candidates, assertion, linking, exports (docs/ARCHITECTURE.md)."""

@@ -1,1 +1,1 @@
-"""medkg.rag — see DESIGN.md; built by later issues."""
+"""medkg.rag — retrieval (text, dense, graph), evidence, MCQ answering and evaluation, reasoning traces (docs/ARCHITECTURE.md)."""

@@ -1,1 +1,1 @@
-"""medkg.train — see DESIGN.md; built by later issues."""
+"""medkg.train — MLM adaptation, extractive-QA fine-tuning and promotion, SFT of the generator on traces (docs/ARCHITECTURE.md)."""
