@@ -1,1 +1,2 @@
-"""medkg.extract — clinical-text annotation: schema questions, QA and dictionary candidates, assertion, linking, exports (docs/ARCHITECTURE.md)."""
+"""medkg.extract — clinical-text annotation: schema questions, QA and dictionary candidates, assertion,
+linking, exports (see docs/ARCHITECTURE.md)."""

@@ -1,1 +1,2 @@
-"""medkg.rag — retrieval (text, dense, graph), evidence, MCQ answering and evaluation, reasoning traces (docs/ARCHITECTURE.md)."""
+"""medkg.rag — retrieval (text, dense, graph), evidence, MCQ answering and evaluation,
+reasoning traces (see docs/ARCHITECTURE.md)."""

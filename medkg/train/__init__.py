@@ -1,1 +1,2 @@
-"""medkg.train — MLM adaptation, extractive-QA fine-tuning and promotion, SFT of the generator on traces (docs/ARCHITECTURE.md)."""
+"""medkg.train — MLM adaptation, extractive-QA fine-tuning and promotion, SFT of the generator
+on traces (see docs/ARCHITECTURE.md)."""
