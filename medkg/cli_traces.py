@@ -39,14 +39,10 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"\b[A-J]\b|[PT]?\d+(, [PT]?\d+)*", "…", reason.split(": ", 1)[0])
 
 
-def _untraced(reasons: list[str], untraced: tuple[str, ...]) -> bool:
-    return len(reasons) == 1 and reasons[0] in untraced
-
-
 def _groups(rows: list[dict]) -> list[dict]:
     """Per dataset and language: questions, those with a graph path (traced), verified, and the rate over
     the traced ones."""
-    from medkg.rag.traces import EXCEPTION_ASKED, UNTRACED
+    from medkg.rag.traces import EXCEPTION_ASKED, untraced
 
     groups: dict[tuple[str, str], dict] = {}
     for r in rows:
@@ -55,7 +51,7 @@ def _groups(rows: list[dict]) -> list[dict]:
                                                               "verified": 0})
         g["questions"] += 1
         g["asks_for_exception"] += r["reasons"] == [EXCEPTION_ASKED]
-        g["traced"] += not _untraced(r["reasons"], UNTRACED)
+        g["traced"] += not untraced(r["reasons"])
         g["verified"] += bool(r["verified"])
     for g in groups.values():
         g["verified_rate"] = round(g["verified"] / g["traced"], 4) if g["traced"] else None
@@ -63,10 +59,10 @@ def _groups(rows: list[dict]) -> list[dict]:
 
 
 def _summary(rows: list[dict], usage: dict | None, fmt: str, title: str) -> None:
-    from medkg.rag.traces import EXCEPTION_ASKED, NO_PATH, UNTRACED
+    from medkg.rag.traces import EXCEPTION_ASKED, NO_PATH, UNTRACED, untraced
 
     passed = sum(r["verified"] for r in rows)
-    traced = sum(not _untraced(r["reasons"], UNTRACED) for r in rows)
+    traced = sum(not untraced(r["reasons"]) for r in rows)
     reasons = Counter(_reason_kind(x) for r in rows for x in r["reasons"] if x not in UNTRACED)
     summary = {"questions": len(rows), "without_path": sum(r["reasons"] == [NO_PATH] for r in rows),
                "asks_for_exception": sum(r["reasons"] == [EXCEPTION_ASKED] for r in rows),
@@ -202,11 +198,11 @@ def traces_verify(
 ) -> None:
     """Re-run the verifier over a trace file (e.g. after editing traces or changing the rules) and report."""
     from medkg.rag.trace_export import read_records, trace_row
-    from medkg.rag.traces import UNTRACED, verify
+    from medkg.rag.traces import untraced, verify
 
     rows = []
     for record in read_records(trace_file):
-        if record.trace.steps or not _untraced(record.verification.reasons, UNTRACED):  # untraced stays so
+        if record.trace.steps or not untraced(record.verification.reasons):  # an untraced question stays so
             record.verification = verify(record.trace, record.item, record.evidence)
         rows.append(trace_row(record, retrieval_mode=record.evidence.mode))
     if verified_out:

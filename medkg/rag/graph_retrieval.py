@@ -216,10 +216,11 @@ class GraphRetriever:
     def reach(self, concepts: list[str]) -> QuestionReach:
         return QuestionReach(self.concept_graph, concepts)
 
-    def path_evidence(self, paths: list[ConceptPath], lang: str = "en", option: str | None = None
-                      ) -> list[GraphPathEvidence]:
-        """Paths as chains of facts, rendered in the question's language."""
-        names = self.labels([n for p in paths for n in p.nodes], lang)
+    def path_evidence(self, paths: list[ConceptPath], lang: str = "en", option: str | None = None,
+                      names: dict[str, str] | None = None) -> list[GraphPathEvidence]:
+        """Paths as chains of facts, rendered in the question's language (`names`: the nodes' display names,
+        when the caller has them already)."""
+        names = names if names is not None else self.labels([n for p in paths for n in p.nodes], lang)
         evidence = []
         for path in paths:
             facts = tuple(Fact(subject=e.subject, predicate=e.predicate, object=e.object, sources=e.sources,

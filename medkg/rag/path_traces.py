@@ -59,11 +59,12 @@ def path_evidence(retriever, item: MCQItem, *, max_paths: int = 2, k: int = 3, m
     found = graph.reach(question_concepts).paths_to([m.concept for m in option_mentions]) if question_concepts else []
     if not found:
         return evidence
-    rendered = graph.path_evidence(found[:max_paths * 4], item.lang, option=item.answer)
-    display = graph.labels([n for p in rendered for n in p.nodes], item.lang)
+    candidates = found[:max_paths * 4]
+    display = graph.labels([n for p in candidates for n in p.nodes], item.lang)
+    rendered = graph.path_evidence(candidates, item.lang, option=item.answer, names=display)
     # A path whose every hop joins two sources' records of one name says only that the question names the
     # answer: no reasoning to write.
-    rendered = [p for p in rendered if not all(_same_name(display, f, a) for f, a in zip(p.facts, p.nodes))]
+    rendered = [p for p in rendered if not all(_same_name(display, f) for f in p.facts)]
     rendered = rendered[:max_paths]
     if not rendered:
         return evidence
@@ -106,7 +107,7 @@ def path_evidence(retriever, item: MCQItem, *, max_paths: int = 2, k: int = 3, m
     return evidence
 
 
-def _same_name(display: dict[str, str], fact: Fact, _node: str) -> bool:
+def _same_name(display: dict[str, str], fact: Fact) -> bool:
     """A match between two sources' records that carry the same name ("lysosomal storage disease" in DOID
     and in Wikidata): true to the graph, but not a step of reasoning."""
     return fact_kind(fact.predicate) in ("same as", "close to") and \
@@ -150,7 +151,7 @@ class PathWriter:
         steps, used, held = [], set(), []
         for i, (fact, fact_id) in enumerate(zip(path.facts, path.fact_ids)):
             a = path.nodes[i]
-            if _same_name(names, fact, a):
+            if _same_name(names, fact):
                 held.append(fact_id)  # said with the next hop: "X same as X" is no step
                 continue
             rel = predicate_text(fact.predicate, item.lang, inverse=fact.subject != a)

@@ -37,6 +37,7 @@ _EXCEPTION = re.compile(
     r"verdadera|vera|corretta|indicated|indicada|indicata|characteristic|típic[oa]|tipic[oa])\b|"
     r"\b(?:false|incorrect|wrong|falsa|fals[oa]|incorrect[oa]|errat[oa]|least|menos probable|meno probabile)\b",
     re.IGNORECASE)
+_SHOUTED_EXCEPTION = re.compile(r"\b(?:NOT|NO|NON|EXCEPT|EXCEPTO|TRANNE)\b")  # "Which is NOT …": capitals only
 UNTRACED = (NO_PATH, EXCEPTION_ASKED)  # the reasons of a question that gets no path trace
 
 
@@ -44,7 +45,12 @@ def asks_for_exception(question: str) -> bool:
     """Whether the question asks for the option that is false, excepted or least likely."""
     lines = [line for line in question.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else ""
-    return bool(_EXCEPTION.search(last)) or bool(re.search(r"\b(?:NOT|NO|NON|EXCEPT|EXCEPTO|TRANNE)\b", last))
+    return bool(_EXCEPTION.search(last) or _SHOUTED_EXCEPTION.search(last))
+
+
+def untraced(reasons: Sequence[str]) -> bool:
+    """Whether a record is a question that got no trace (no path, or asks for the excepted option)."""
+    return len(reasons) == 1 and reasons[0] in UNTRACED
 
 _SYSTEM = ("You are a medical expert who writes short, correct explanations for exam questions. "
            "Use only the evidence given. Write 2 to 6 numbered steps, one per line, like "
@@ -280,16 +286,18 @@ def generate_traces(items: Sequence[MCQItem], evidence_for: Callable[[MCQItem], 
     write = getattr(generator, "write_trace", None)
     for start in range(0, len(items), batch_size):
         batch = items[start:start + batch_size]
-        evidences = [evidence_for(item) for item in batch]
+        excepted = [paths_only and asks_for_exception(item.question) for item in batch]
+        # No evidence is gathered for a question that will not be traced whatever its paths.
+        evidences = [Evidence(item.question, item.lang, "paths") if skip else evidence_for(item)
+                     for item, skip in zip(batch, excepted)]
         records: list[TraceRecord | None] = [None] * len(batch)
         pending = []
         for i, (item, evidence) in enumerate(zip(batch, evidences)):
-            untraced = (EXCEPTION_ASKED if asks_for_exception(item.question) else NO_PATH if not evidence.paths
-                        else None) if paths_only else None
-            if untraced:
+            reason = EXCEPTION_ASKED if excepted[i] else NO_PATH if paths_only and not evidence.paths else None
+            if reason:
                 records[i] = TraceRecord(item, evidence,
                                          Trace([], None, "", getattr(generator, "name", ""), PATH_PROMPT_VERSION),
-                                         Verification(False, [untraced]))
+                                         Verification(False, [reason]))
             else:
                 pending.append(i)
         if write is not None:
