@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medkg.errors import MedkgError
-from medkg.extract.inputs import read_text_exactly
 from medkg.extract.records import Document, GoldMention
+from medkg.extract.text_files import read_text_exactly
 from medkg.kg.namespaces import ICD10, OBO, WD, normalize_xref
 
 LINE_BREAKS = "\r\n"

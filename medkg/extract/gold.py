@@ -53,8 +53,8 @@ from pathlib import Path
 
 from medkg.errors import MedkgError
 from medkg.extract.gold_corpora import is_mention_tsv, read_entity_corpus, read_mention_tsv
-from medkg.extract.inputs import read_text_exactly
 from medkg.extract.records import Document, GoldDocument, GoldMention, merge_same_span, mention_order
+from medkg.extract.text_files import read_text_exactly
 from medkg.kg.namespaces import normalize_xref
 
 log = logging.getLogger("medkg.extract.gold")

@@ -27,8 +27,8 @@ from typing import Iterable, Sequence
 
 from medkg.errors import MedkgError
 from medkg.extract.brat import read_brat
-from medkg.extract.inputs import read_text_exactly
 from medkg.extract.records import Document, GoldDocument, GoldMention, merge_same_span
+from medkg.extract.text_files import read_text_exactly
 
 _ID_COLUMNS = ("mark", "ann_id")
 _START_COLUMNS = ("off0", "start_span")

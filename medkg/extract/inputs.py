@@ -2,6 +2,9 @@
 
 A file that cannot be read becomes an `InputProblem` (what and where) instead of an exception, so one bad
 document in a folder of thousands is reported and skipped, not the end of the run.
+
+Dependencies run one way: this module reads E3C XMI through the gold reader (`medkg.extract.gold`), and the
+gold readers read text through `medkg.extract.text_files`, never through this module.
 """
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from medkg.errors import MedkgError
+from medkg.extract.gold import read_e3c_xmi
 from medkg.extract.records import Document
+from medkg.extract.text_files import read_text_exactly
 
 SUFFIXES = (".txt", ".xml", ".xmi", ".json")
 
@@ -42,8 +47,6 @@ def read_document(path: Path, lang: str | None = None) -> Document:
     lang = None if lang in (None, "auto") else lang
     suffix = path.suffix.lower()
     if suffix in (".xml", ".xmi"):
-        from medkg.extract.gold import read_e3c_xmi
-
         document = read_e3c_xmi(path, lang).document
         return Document(document.id, document.text, lang or document.lang, path)
     if suffix == ".json":
@@ -55,17 +58,6 @@ def read_document(path: Path, lang: str | None = None) -> Document:
             raise MedkgError("a JSON document needs a 'text' field (E3C layer1_text format)", path=path)
         return Document(str(record.get("id") or path.stem), record["text"], lang or record.get("language"), path)
     return Document(path.stem, read_text_exactly(path), lang, path)
-
-
-def read_text_exactly(path: Path) -> str:
-    """UTF-8 text as stored: newline="" keeps \r\n, so offsets match what other tools (BRAT, E3C) count."""
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except UnicodeDecodeError as exc:
-        raise MedkgError(f"not UTF-8 text (byte {exc.start}): {exc.reason}", path=path) from None
-    except OSError as exc:
-        raise MedkgError(f"cannot read: {exc.strerror or exc}", path=path) from None
 
 
 def iter_documents(paths: Iterable[Path], lang: str | None = None) -> Iterator[Document | InputProblem]:

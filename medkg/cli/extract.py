@@ -8,13 +8,16 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from medkg.cli import State, _CountProgress, _LoadProgress, app, err, eval_app, out
+from medkg.cli.common import CountProgress, LoadProgress, State, err, out
 from medkg.errors import MedkgError
 
 PRECISION_HELP = "auto (bf16 where fast: CUDA, AMX CPUs), fp32, or int8 (ONNX Runtime, CPU: fast without AMX)."
 # Loaded on first use into a workspace with no concepts (see `_linkable`); absent in a pip install.
-SHIPPED_CATALOG = Path(__file__).resolve().parents[1] / "ontologies"
+SHIPPED_CATALOG = Path(__file__).resolve().parents[2] / "ontologies"
 MODEL_HELP = "QA model: default (shipped adapter), a folder from `medkg train qa`, or a HF id."
+
+commands = typer.Typer()  # `medkg annotate`
+eval_commands = typer.Typer()  # `medkg eval annotate`
 
 
 def build_annotator(state: State, schema: Optional[Path], model: Optional[str], lang: str, link: bool,
@@ -50,7 +53,7 @@ def _linkable(state: State) -> bool:
     if SHIPPED_CATALOG.is_dir():
         err.print(f"first use: the graph in {state.settings.home} has no concepts to link to; loading the shipped "
                   f"catalog {SHIPPED_CATALOG} once (add more with `medkg kg load`)", highlight=False)
-        with _LoadProgress(disabled=state.quiet) as listener:
+        with LoadProgress(disabled=state.quiet) as listener:
             reports = load_paths(store, [SHIPPED_CATALOG], listener=listener)
         err.print(f"loaded {sum(r.status == 'loaded' for r in reports)} sources, "
                   f"{sum(r.triples for r in reports):,} triples", highlight=False)
@@ -60,7 +63,7 @@ def _linkable(state: State) -> bool:
     return False
 
 
-@app.command("annotate")
+@commands.command("annotate")
 def annotate(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files or folders: .txt, E3C .xml/.json, BRAT .txt."),
@@ -83,7 +86,7 @@ def annotate(
     check_formats(formats)  # before the model loads, so a typo costs nothing
     annotator = build_annotator(state, schema, model, lang, link, device, precision)
     store = state.store() if "rdf" in formats else None
-    with _CountProgress(disabled=state.quiet) as progress:
+    with CountProgress(disabled=state.quiet) as progress:
         report = annotate_paths(paths, annotator, out_dir, formats, store=store, resume=resume, progress=progress)
     for problem in report.failed:
         err.print(f"[yellow]skipped[/yellow] {problem.path}: {problem.reason}", highlight=False)
@@ -105,7 +108,7 @@ def annotate(
         raise typer.Exit(2)
 
 
-@eval_app.command("annotate")
+@eval_commands.command("annotate")
 def eval_annotate(
     ctx: typer.Context,
     gold: list[Path] = typer.Argument(..., help="Gold standards: E3C XMI files/folders, CodiEsp split folders."),
@@ -129,7 +132,7 @@ def eval_annotate(
 
     state: State = ctx.obj
     annotator = build_annotator(state, schema, model, "auto", link, device, precision)
-    with _CountProgress(disabled=state.quiet or fmt == "json") as progress:
+    with CountProgress(disabled=state.quiet or fmt == "json") as progress:
         result = evaluate_annotation(gold, annotator, limit=limit, exclude=exclude, progress=progress, split=split,
                                      combine=[c for value in combine for c in value.split(",") if c])
     if update_card:

@@ -17,8 +17,10 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from medkg.cli import State, _CountProgress, app, err, out
+from medkg.cli.common import CountProgress, State, err, out
 from medkg.errors import MedkgError
+
+commands = typer.Typer()  # `medkg translate`
 
 
 def _stem(dataset: str) -> str:
@@ -52,7 +54,7 @@ def _save(accepted_items: list, rejected_rows: list[dict], accepted: Path, rejec
         raise MedkgError(f"cannot write the translations: {error}", path=accepted.parent) from None
 
 
-@app.command("translate")
+@commands.command("translate")
 def translate(
     ctx: typer.Context,
     dataset: list[str] = typer.Argument(..., help="MCQ files (MedQA/MedMCQA jsonl, HEAD-QA json) or HF dataset ids."),
@@ -104,7 +106,7 @@ def translate(
         return loaded[0]
 
     quiet = state.quiet or fmt == "json"
-    with _CountProgress(disabled=quiet) as progress:
+    with CountProgress(disabled=quiet) as progress:
         summary = [_translate_one(name, items, lang, out_dir, generator, config, batch_size, progress, quiet)
                    for name, items in jobs.items() for lang in langs]
     name = loaded[0].name if loaded else None
