@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.medkg-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench browser clean
+.PHONY: setup demo test bench browser virtuoso clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+# Debian's Virtuoso Open Source for the remote-store tests (tests/test_virtuoso.py start a private instance in a
+# temp folder on loopback ports and stop it at the end; they skip, naming the package, without it). Needs root.
+virtuoso:
+	scripts/virtuoso.sh install
 
 clean:
 	rm -rf .medkg bench/.work

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,13 @@ class Settings:
     endpoint: str | None = None
     # Some stores (Fuseki, GraphDB) take updates at another URL; defaults to `endpoint`.
     update_endpoint: str | None = None
+    # The store's Graph Store Protocol endpoint for bulk loads; unset: the usual place for the server that
+    # answers (Virtuoso, Fuseki, Oxigraph server); "none": load with SPARQL Update.
+    graph_store: str | None = None
+    # HTTP basic or digest credentials for the remote store (whichever it asks for). Never printed: the
+    # password is left out of the settings' repr and of every message.
+    endpoint_user: str | None = None
+    endpoint_password: str | None = field(default=None, repr=False)
     query_timeout: float = 30.0
     # An Elasticsearch server for the scale text-index back-end (optional).
     es_url: str | None = None
@@ -32,6 +39,8 @@ class Settings:
 
 
 _ENV = {"home": "MEDKG_HOME", "endpoint": "MEDKG_ENDPOINT", "update_endpoint": "MEDKG_UPDATE_ENDPOINT",
+        "graph_store": "MEDKG_GRAPH_STORE", "endpoint_user": "MEDKG_ENDPOINT_USER",
+        "endpoint_password": "MEDKG_ENDPOINT_PASSWORD",
         "query_timeout": "MEDKG_QUERY_TIMEOUT", "es_url": "MEDKG_ES_URL"}
 
 
@@ -44,9 +53,12 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if timeout <= 0:
                 raise ValueError
             return timeout
+        if name == "graph_store" and str(value).lower() == "none":
+            return ""  # no Graph Store Protocol: SPARQL Update
         return str(value) if value not in ("", None) else None
     except (TypeError, ValueError):
-        raise MedkgError(f"setting {name!r} has an invalid value {value!r}", path=origin) from None
+        shown = "(hidden)" if name == "endpoint_password" else repr(value)
+        raise MedkgError(f"setting {name!r} has an invalid value {shown}", path=origin) from None
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -28,3 +28,7 @@ class MedkgError(Exception):
                     where += f":{self.column}"
             where += ": "
         return f"{where}{self.message}"
+
+
+class QueryTimeout(MedkgError):
+    """A query ran past its time limit (embedded store, endpoint or remote store)."""

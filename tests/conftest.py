@@ -162,3 +162,24 @@ def explorer_server(explorer_store):
     yield server
     server.shutdown()
     server.server_close()
+
+
+# -- a real Virtuoso, private to this test session --------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory):
+    """Settings for a Virtuoso Open Source instance started for this session (scripts/virtuoso.sh: own database
+    folder, loopback ports, a `medkg` user with update rights over /sparql-auth), stopped when the tests end."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("virtuoso-t") and shutil.which("isql-vt")):
+        pytest.skip("needs Virtuoso: `make virtuoso` installs Debian's package virtuoso-opensource")
+    folder = tmp_path_factory.mktemp("virtuoso")
+    script = REPO / "scripts" / "virtuoso.sh"
+    subprocess.run(["bash", str(script), "start", str(folder)], check=True, capture_output=True, timeout=120)
+    try:
+        lines = (folder / "instance.env").read_text(encoding="utf-8").splitlines()
+        yield dict(line.split("=", 1) for line in lines if "=" in line)
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(folder)], check=False, capture_output=True, timeout=120)

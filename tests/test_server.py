@@ -158,3 +158,31 @@ def test_unreachable_endpoint_is_a_clear_error():
     store = SparqlEndpointStore("http://127.0.0.1:9/sparql", query_timeout=2)
     with pytest.raises(MedkgError, match="cannot reach|endpoint"):
         store.query("ASK { ?s ?p ?o }")
+
+
+def test_a_store_that_comes_up_late_is_retried_not_failed(demo_store):
+    """Connection refused is transient (a store restarting): the request is retried with back-off."""
+    import socket
+    import threading
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = {}
+
+    def start_later():
+        time.sleep(1.0)
+        started["server"] = serve(demo_store, port=port, timeout=10)
+        started["server"].start_background()
+
+    threading.Thread(target=start_later, daemon=True).start()
+    remote = SparqlEndpointStore(f"http://127.0.0.1:{port}/sparql", query_timeout=10)
+    try:
+        assert HP_FEVER in remote.query(FEVER).values("c")
+    finally:
+        for _ in range(50):
+            if "server" in started:
+                break
+            time.sleep(0.1)
+        started["server"].shutdown()
+        started["server"].server_close()

@@ -373,7 +373,7 @@ def _matches(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> list
 
 
 _RELATIONS = f"""SELECT ?p ?x ?g ?back WHERE {{ VALUES ?p {{ {" ".join(f"<{iri}>" for iri in relation_iris())} }}
-  {{ GRAPH ?g {{ ?concept ?p ?x }} BIND(false AS ?back) }} UNION {{ GRAPH ?g {{ ?x ?p ?concept }} BIND(true AS ?back) }}
+  {{ GRAPH ?g {{ ?concept ?p ?x }} BIND(0 AS ?back) }} UNION {{ GRAPH ?g {{ ?x ?p ?concept }} BIND(1 AS ?back) }}
   FILTER(isIRI(?x)) }} LIMIT {MAX_RELATIONS + 1}"""
 
 
@@ -383,7 +383,7 @@ def _relations(store: GraphStore, concept: ox.NamedNode, sources: Sources) -> tu
     rows = store.query(_RELATIONS, bindings={"concept": concept}).rows
     graphs: dict[tuple[str, str, bool], set[str]] = defaultdict(set)
     for row in rows[:MAX_RELATIONS]:
-        graphs[(row["p"].value, row["x"].value, row["back"].value == "true")].add(row["g"].value)
+        graphs[(row["p"].value, row["x"].value, row["back"].value == "1")].add(row["g"].value)
     labels = display_labels(store, [other for _, other, _ in graphs])
     links = []
     for (predicate, other, incoming), found in graphs.items():

@@ -34,10 +34,10 @@ SELECT DISTINCT ?concept WHERE {
   FILTER(isIRI(?concept))
 }
 """
-REACHES = """SELECT DISTINCT ?concept ?up WHERE {
-  VALUES ?concept { %s }
-  ?concept (skos:exactMatch|^skos:exactMatch)?/rdfs:subClassOf* ?up .
-}"""
+# One branch per concept, each path starting from a constant: `VALUES ?concept { … }` before the path means the
+# same, but Virtuoso cannot start a `?`/`*` path at a VALUES-bound variable ("transitive derived table but
+# neither end of it is bound"); constant starts are fast on every store.
+REACH = "{ %s (skos:exactMatch|^skos:exactMatch)?/rdfs:subClassOf* ?up BIND(%s AS ?concept) }"
 MENTIONS_OF = """
 PREFIX oa: <http://www.w3.org/ns/oa#>
 SELECT DISTINCT ?document ?text ?concept ?assertion ?g WHERE {
@@ -72,7 +72,9 @@ def documents_mentioning(store: GraphStore, ancestor: str) -> list[DocumentMenti
     linked = [row["concept"] for row in store.query(LINKED_CONCEPTS).rows]
     if not linked:
         return []
-    reaching = {row["concept"] for row in store.query(REACHES % _iris(linked)).rows if row["up"].value == ancestor}
+    reaches = " UNION ".join(REACH % (concept, concept) for concept in linked)
+    reaching = {row["concept"] for row in store.query(f"SELECT DISTINCT ?concept ?up WHERE {{ {reaches} }}").rows
+                if row["up"].value == ancestor}
     if not reaching:
         return []
     result = store.query(MENTIONS_OF % _iris(sorted(reaching, key=str)))

@@ -37,10 +37,12 @@ def _count(store: GraphStore, pattern: str) -> int:
 
 
 def graph_stats(store: GraphStore) -> Stats:
+    # Full IRIs, not `medkg:graph\\/meta`: Virtuoso does not read escaped characters in prefixed names. Only
+    # medkg's graphs: a shared store holds others (Virtuoso's own virtrdf#, other users' data).
     per_graph = store.query(
         "SELECT ?g (COUNT(*) AS ?n) ?source ?reader ?version ?licence ?loaded WHERE { "
-        "  GRAPH ?g { ?s ?p ?o } "
-        "  OPTIONAL { GRAPH medkg:graph\\/meta { ?g medkg:sourceFile ?source ; medkg:reader ?reader ; "
+        f"  GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), \"{ns.GRAPH_BASE}\")) "
+        f"  OPTIONAL {{ GRAPH <{ns.META_GRAPH.value}> {{ ?g medkg:sourceFile ?source ; medkg:reader ?reader ; "
         "             prov:generatedAtTime ?loaded . "
         "    OPTIONAL { ?g owl:versionInfo ?version } OPTIONAL { ?g dcterms:license ?licence } } } "
         "} GROUP BY ?g ?source ?reader ?version ?licence ?loaded ORDER BY ?g", timeout=MAINTENANCE_TIMEOUT)

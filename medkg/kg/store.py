@@ -9,7 +9,6 @@ import concurrent.futures
 import gc
 import hashlib
 import re
-import urllib.error
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from medkg.errors import MedkgError
-from medkg.kg.namespaces import MEDKG, PREFIXES
+from medkg.errors import MedkgError, QueryTimeout  # noqa: F401 - QueryTimeout is re-exported
+from medkg.kg.namespaces import GRAPH_BASE, MEDKG, PREFIXES
 
 ResultFormat = ox.QueryResultsFormat
 # Loads and graph swaps are not user queries: they get an hour, not the query timeout.
@@ -54,23 +53,34 @@ def _query_kind(sparql: str) -> str:
     return "select"
 
 
-def bind_as_values(sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal]) -> str:
+def bind_as_values(sparql: str, bindings: dict[str, ox.NamedNode | ox.Literal], *, as_bind: bool = False) -> str:
     """Bind variables with a VALUES block opening the WHERE clause; terms are serialised by pyoxigraph.
 
     Each value is written as an RDF term (escaped N-Triples syntax), never pasted as query text, so a label
     such as ``"} ; DROP ALL #`` stays one string literal. The block goes inside the WHERE pattern (not after
     the query) so it constrains the pattern before any aggregation or projection.
+
+    ``as_bind`` writes ``BIND(iri AS ?var)`` for IRIs instead, which means the same for one row of values.
+    Remote stores get it: Virtuoso does not take a VALUES-bound variable as the start of a property path with
+    ``?`` or ``*`` (it fails with "transitive start not given", or ignores the binding), but does a BIND. Literals
+    stay in VALUES: Virtuoso 7.2 fails to compile a BIND-ed literal used as an object ("no SPART_VARR_FIXED").
     """
     if not bindings:
         return sparql
     opening = re.search(r"(?i)\bWHERE\s*\{", sparql) or re.search(r"\{", sparql)
     if opening is None:
         raise MedkgError("cannot bind parameters: the query has no WHERE pattern")
-    names = " ".join(f"?{name}" for name in bindings)
-    terms = " ".join(str(value) for value in bindings.values())
+    bound = {name: value for name, value in bindings.items() if as_bind and isinstance(value, ox.NamedNode)}
+    listed = {name: value for name, value in bindings.items() if name not in bound}
+    parts = [f"BIND({value} AS ?{name})" for name, value in bound.items()]
+    if listed:
+        names = " ".join(f"?{name}" for name in listed)
+        terms = " ".join(str(value) for value in listed.values())
+        parts.append(f"VALUES ({names}) {{ ({terms}) }}")
+    block = " ".join(parts)
     at = opening.end()
     # on a line of its own, so the query still reads well where a person sees it (the explorer's editor)
-    return f"{sparql[:at]}\n  VALUES ({names}) {{ ({terms}) }}{sparql[at:]}"
+    return f"{sparql[:at]}\n  {block}{sparql[at:]}"
 
 
 def _check_bindings(bindings: dict[str, object] | None) -> dict[str, ox.NamedNode | ox.Literal]:
@@ -313,91 +323,108 @@ class OxigraphStore(GraphStore):
 
 
 class SparqlEndpointStore(GraphStore):
-    """Any SPARQL 1.1 store (GraphDB, Fuseki, QLever, Virtuoso, `medkg kg serve`) through SPARQLWrapper."""
+    """Any SPARQL 1.1 store (Virtuoso, GraphDB, Fuseki, QLever, Oxigraph server, `medkg kg serve`) over HTTP.
 
-    chunk_size = 2000
+    Whole graphs go in through the Graph Store Protocol where the store has it (Virtuoso, Fuseki, GraphDB,
+    Oxigraph server), in chunks, each retried on a transient failure; other stores get SPARQL Update
+    INSERT DATA. Sources load into a staging graph that replaces the old one only once complete
+    (`GraphStore.replace_graph`), so a failed load leaves the remote store as it was.
 
-    def __init__(self, endpoint: str, *, update_endpoint: str | None = None, query_timeout: float = 30.0) -> None:
+        >>> store = SparqlEndpointStore("http://127.0.0.1:8890/sparql-auth", user="medkg", password="…")
+        >>> store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }").rows
+    """
+
+    # Triples per INSERT DATA request. Virtuoso compiles each into SQL and refuses past 10,000 lines of it
+    # ("SP031 … exceeded 10000 lines"), which 2,000 triples exceed; 500 stay well under on every store.
+    chunk_size = 500
+    graph_store_chunk = 50_000  # triples per Graph Store Protocol request
+
+    def __init__(self, endpoint: str, *, update_endpoint: str | None = None, graph_store: str | None = None,
+                 user: str | None = None, password: str | None = None, query_timeout: float = 30.0) -> None:
+        from medkg.kg.remote import SparqlHttp
+
         self.endpoint = endpoint
         self.update_endpoint = update_endpoint or endpoint
         self.query_timeout = query_timeout
+        self.http = SparqlHttp(endpoint, update_endpoint=self.update_endpoint, graph_store=graph_store,
+                               user=user, password=password)
 
-    def _wrapper(self, url: str, timeout: float | None):
-        from SPARQLWrapper import SPARQLWrapper
-
-        client = SPARQLWrapper(url, agent="medkg")
-        client.setTimeout(int(max(1, round(timeout if timeout is not None else self.query_timeout))))
-        return client
-
-    def _request(self, sparql: str, accept: str, timeout: float | None) -> tuple[bytes, str]:
-        from SPARQLWrapper import POST
-
-        client = self._wrapper(self.endpoint, timeout)
-        client.setMethod(POST)
-        client.setRequestMethod("postdirectly")
-        client.setQuery(sparql)
-        client.addCustomHttpHeader("Accept", accept)
-        try:
-            response = client.query().response
-            body = response.read()
-            media_type = response.headers.get("Content-Type", accept).split(";")[0].strip()
-        except Exception as err:  # noqa: BLE001 - SPARQLWrapper raises many unrelated types
-            raise _remote_error(err, self.endpoint) from None
-        return body, media_type
+    def _timeout(self, timeout: float | None) -> float:
+        return timeout if timeout is not None else self.query_timeout
 
     def query(self, sparql: str, *, bindings: dict[str, object] | None = None,
               timeout: float | None = None) -> QueryResult:
-        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings)))
+        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings), as_bind=True))
         if _query_kind(sparql) == "graph":
-            body, media_type = self._request(sparql, "application/n-triples", timeout)
+            body, media_type = self.http.query(sparql, "application/n-triples", self._timeout(timeout))
             triples = [q.triple for q in ox.parse(body, format=ox.RdfFormat.from_media_type(media_type)
                                                   or ox.RdfFormat.N_TRIPLES)]
             return QueryResult(kind="graph", triples=triples)
-        body, _ = self._request(sparql, ResultFormat.JSON.media_type, timeout)
-        return _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
+        body, _ = self.http.query(sparql, ResultFormat.JSON.media_type, self._timeout(timeout))
+        try:
+            return _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
+        except SyntaxError as err:
+            raise MedkgError(f"the endpoint sent results medkg cannot read: {_syntax_message(err)}",
+                             path=self.endpoint) from None
 
     def query_serialized(self, sparql: str, *, results_format: ResultFormat, graph_format: ox.RdfFormat,
                          bindings: dict[str, object] | None = None, timeout: float | None = None
                          ) -> tuple[bytes, str]:
-        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings)))
+        sparql = _with_prologue(bind_as_values(sparql, _check_bindings(bindings), as_bind=True))
         accept = graph_format.media_type if _query_kind(sparql) == "graph" else results_format.media_type
-        return self._request(sparql, accept, timeout)
+        return self.http.query(sparql, accept, self._timeout(timeout))
 
     def update(self, sparql: str, *, timeout: float | None = None) -> None:
-        from SPARQLWrapper import POST
-
-        client = self._wrapper(self.update_endpoint, timeout)
-        client.setMethod(POST)
-        client.setRequestMethod("postdirectly")
-        client.setQuery(_with_prologue(sparql))
-        try:
-            client.query().response.read()
-        except Exception as err:  # noqa: BLE001
-            raise _remote_error(err, self.update_endpoint) from None
+        self.http.update(_with_prologue(sparql), self._timeout(timeout))
 
     def named_graphs(self) -> list[str]:
-        result = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")
+        # Only medkg's graphs: a shared store also holds its own (Virtuoso's virtrdf#, DAV, other users').
+        # `GRAPH ?g { }` (an empty pattern) would be cheaper, but Virtuoso answers it with one unbound row.
+        result = self.query("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+                            f"FILTER(STRSTARTS(STR(?g), \"{GRAPH_BASE}\")) }}", timeout=MAINTENANCE_TIMEOUT)
         return sorted(result.values("g"))
 
     def add_quads(self, quads: Iterable[ox.Quad]) -> None:
-        # Blank nodes are skolemised (RDF 1.1 §3.5) so one node keeps its identity across request chunks.
+        graph_store = self.http.graph_store_url()
+        if graph_store:
+            self._post_graphs(graph_store, quads)
+            return
         iterator = iter(quads)
         while chunk := list(islice(iterator, self.chunk_size)):
             by_graph: dict[str, list[str]] = {}
             for quad in chunk:
-                if not isinstance(quad.graph_name, ox.NamedNode):
-                    raise MedkgError("remote loads need every quad in a named graph")
-                triple = " ".join(str(_skolemise(t)) for t in (quad.subject, quad.predicate, quad.object))
+                triple = " ".join(str(_skolemise(t)) for t in (_named(quad).subject, quad.predicate, quad.object))
                 by_graph.setdefault(quad.graph_name.value, []).append(triple + " .")
             body = " ".join(f"GRAPH <{g}> {{ {' '.join(ts)} }}" for g, ts in by_graph.items())
-            self.update(f"INSERT DATA {{ {body} }}")
+            self.update(f"INSERT DATA {{ {body} }}", timeout=MAINTENANCE_TIMEOUT)
+
+    def _post_graphs(self, url: str, quads: Iterable[ox.Quad]) -> None:
+        """Append quads graph by graph over the Graph Store Protocol (POST adds; the graph's old content stays).
+
+        Blank nodes are skolemised (RDF 1.1 §3.5): each request is its own document, so one node must keep
+        its identity across chunks.
+        """
+        iterator = iter(quads)
+        while chunk := list(islice(iterator, self.graph_store_chunk)):
+            by_graph: dict[str, list[ox.Triple]] = {}
+            for quad in chunk:
+                by_graph.setdefault(_named(quad).graph_name.value, []).append(
+                    ox.Triple(_skolemise(quad.subject), quad.predicate, _skolemise(quad.object)))
+            for graph, triples in by_graph.items():
+                body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+                self.http.put_graph(url, graph, body, MAINTENANCE_TIMEOUT, append=True)
 
     def load_rdf_file(self, path: Path, rdf_format: ox.RdfFormat, graph: ox.NamedNode) -> None:
         self.add_quads(ox.Quad(q.subject, q.predicate, q.object, graph) for q in parse_rdf_file(path, rdf_format))
 
+    def close(self) -> None:
+        self.http.close()
 
-class QueryTimeout(MedkgError):
-    """The query ran past its time limit."""
+
+def _named(quad: ox.Quad) -> ox.Quad:
+    if not isinstance(quad.graph_name, ox.NamedNode):
+        raise MedkgError("remote loads need every quad in a named graph")
+    return quad
 
 
 def parse_rdf_file(path: Path, rdf_format: ox.RdfFormat) -> Iterator[ox.Quad]:
@@ -446,28 +473,10 @@ def _translate(err: BaseException) -> BaseException:
     return err
 
 
-def _remote_error(err: Exception, url: str) -> MedkgError:
-    name = type(err).__name__
-    text = str(err).strip().replace("\n", " ")
-    if isinstance(err, urllib.error.HTTPError):  # SPARQLWrapper passes 403, 503, ... through unwrapped
-        detail = err.read().decode("utf-8", errors="replace").strip()
-        text = f"HTTP {err.code}: {detail or err.reason}"
-        if err.code in (401, 403):
-            return MedkgError(f"the endpoint refused the request ({text})", path=url)
-    if "timed out" in text.lower() or name in {"TimeoutError", "timeout"}:
-        return QueryTimeout(f"the endpoint did not answer in time ({text})", path=url)
-    if name == "QueryBadFormed":
-        return MedkgError(f"invalid SPARQL: {text}", path=url)
-    if name == "Unauthorized" or "403" in text:
-        return MedkgError(f"the endpoint refused the request: {text}", path=url)
-    if name == "URLError" or isinstance(err, OSError):
-        return MedkgError(f"cannot reach the SPARQL endpoint: {text}", path=url)
-    return MedkgError(f"the SPARQL endpoint failed: {name}: {text}", path=url)
-
-
 def open_store(settings) -> GraphStore:
     """The store the settings name: a remote endpoint if configured, else the embedded one in the workspace."""
     if settings.endpoint:
         return SparqlEndpointStore(settings.endpoint, update_endpoint=settings.update_endpoint,
-                                   query_timeout=settings.query_timeout)
+                                   graph_store=settings.graph_store, user=settings.endpoint_user,
+                                   password=settings.endpoint_password, query_timeout=settings.query_timeout)
     return OxigraphStore(settings.store_path, query_timeout=settings.query_timeout)

@@ -33,12 +33,13 @@ _FACT_QUERIES = (
     """SELECT ?p ?o ?g WHERE { BIND(rdfs:subClassOf AS ?p) GRAPH ?g { ?c rdfs:subClassOf ?o } FILTER(isIRI(?o)) }""",
     """SELECT ?p ?o ?g WHERE { BIND(oboInOwl:hasDbXref AS ?p) GRAPH ?g { ?c oboInOwl:hasDbXref ?o } }""",
     """SELECT ?p ?o ?g ?back WHERE { VALUES ?p { skos:exactMatch skos:closeMatch }
-       { GRAPH ?g { ?c ?p ?o } BIND(false AS ?back) } UNION { GRAPH ?g { ?o ?p ?c } BIND(true AS ?back) } }""",
+       { GRAPH ?g { ?c ?p ?o } BIND(0 AS ?back) } UNION { GRAPH ?g { ?o ?p ?c } BIND(1 AS ?back) } }""",
 )
 _RELATIONS = " ".join(f"<{iri}>" for iri in relation_iris())
-# Relation edges in both directions: ?back = true when the concept is the edge's object.
+# Relation edges in both directions: ?back = 1 when the concept is the edge's object (an integer, not a boolean:
+# Virtuoso turns `true` into 1 in results).
 _RELATION_FACTS = f"""SELECT ?p ?o ?g ?back WHERE {{ VALUES ?p {{ {_RELATIONS} }}
-  {{ GRAPH ?g {{ ?c ?p ?o }} BIND(false AS ?back) }} UNION {{ GRAPH ?g {{ ?o ?p ?c }} BIND(true AS ?back) }}
+  {{ GRAPH ?g {{ ?c ?p ?o }} BIND(0 AS ?back) }} UNION {{ GRAPH ?g {{ ?o ?p ?c }} BIND(1 AS ?back) }}
   FILTER(isIRI(?o)) }}"""
 # A name in the question's language may be an alias (Wikidata's Italian names are Wikipedia titles): label,
 # then alias, in that language, then the English label.
@@ -146,7 +147,7 @@ class GraphRetriever:
         terms: dict[tuple[str, str, str, bool], object] = {}
         for query in (*_FACT_QUERIES, _RELATION_FACTS):
             for row in self.store.query(query, bindings=bindings).rows:
-                back = "back" in row and row["back"].value == "true"
+                back = "back" in row and row["back"].value == "1"
                 key = (row["p"].value, row["o"].value, getattr(row["o"], "language", None) or "", back)
                 stated[key].add(row["g"].value)
                 terms[key] = row["o"]
