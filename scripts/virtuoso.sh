@@ -7,6 +7,8 @@
 #                                          DIR/instance.env (endpoints, user, password; mode 600)
 #   scripts/virtuoso.sh stop DIR           shuts that instance down (its files stay in DIR)
 #
+# PACKAGED_LIMITS=1 keeps the packaged result and time caps (10,000 rows, 60 s), as most servers have them.
+#
 # The instance gets a user `medkg` with a random password and the SPARQL_UPDATE role, so it can update over
 # /sparql-auth and load over the Graph Store Protocol at /sparql-graph-crud-auth (both HTTP digest); anonymous
 # /sparql can read. The dba password is random too and written only to DIR/instance.env.
@@ -39,13 +41,13 @@ start() {
   # The packaged configuration with this instance's own files and loopback ports. Result rows are not capped at
   # the packaged 10,000 (medkg reads whole label tables) and queries are not cut at 60 s (medkg sets its own
   # time limits); medkg still detects either cap from the response headers where a server keeps them.
-  sed -e "s#/var/lib/virtuoso-opensource-7/db#$dir#g" \
+  local caps=(-e "s#^ResultSetMaxRows *=.*#ResultSetMaxRows = 10000000#" -e "s#^MaxQueryExecutionTime *=.*#MaxQueryExecutionTime = 0#")
+  [ "${PACKAGED_LIMITS:-0}" = 1 ] && caps=(-e "s#^ResultSetMaxRows *=.*#ResultSetMaxRows = 10000#")
+  sed -e "s#/var/lib/virtuoso-opensource-7/db#$dir#g" "${caps[@]}" \
       -e "s#^ServerPort *= *1111#ServerPort = 127.0.0.1:$sql#" \
       -e "s#^ServerPort *= *8890#ServerPort = 127.0.0.1:$http#" \
       -e "s#^DefaultHost *=.*#DefaultHost = 127.0.0.1:$http#" \
       -e "s#^DirsAllowed *=.*#DirsAllowed = ., $dir, /usr/share/virtuoso-opensource-7/vad#" \
-      -e "s#^ResultSetMaxRows *=.*#ResultSetMaxRows = 10000000#" \
-      -e "s#^MaxQueryExecutionTime *=.*#MaxQueryExecutionTime = 0#" \
       -e "s#^NumberOfBuffers *=.*#NumberOfBuffers = 170000#" \
       -e "s#^MaxDirtyBuffers *=.*#MaxDirtyBuffers = 130000#" \
       "$template" > "$dir/virtuoso.ini"

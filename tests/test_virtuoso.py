@@ -284,3 +284,31 @@ def test_index_build_and_path_traces_over_virtuoso_match_the_embedded_store(load
     assert [r["language"] for r in rows["virtuoso"] if r["verified"]] == ["en", "it", "es"]
     for ours, embedded in zip(rows["virtuoso"], rows["embedded"], strict=True):
         assert ours["paths"] == embedded["paths"] and ours["trace"] == embedded["trace"]
+
+
+def test_a_result_virtuoso_cut_at_its_row_cap_is_refused(tmp_path):
+    """A Virtuoso with the packaged caps returns 10,000 rows of a larger result, with no sign of it: medkg
+    refuses such an answer instead of using a part as the whole."""
+    import os
+    import shutil
+    import subprocess
+
+    from medkg.kg.loading import load_paths
+
+    if not shutil.which("virtuoso-t"):
+        pytest.skip("needs Virtuoso: `make virtuoso` installs Debian's package virtuoso-opensource")
+    script = [str(REPO / "scripts" / "virtuoso.sh")]
+    folder = tmp_path / "packaged"
+    subprocess.run(["bash", *script, "start", str(folder)], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "PACKAGED_LIMITS": "1"})
+    try:
+        settings = dict(line.split("=", 1) for line in (folder / "instance.env").read_text().splitlines())
+        store = remote(settings)
+        source = tmp_path / "many.ttl"
+        source.write_text(big_turtle(12_000), encoding="utf-8")
+        load_paths(store, [source])
+        with pytest.raises(MedkgError, match="cut short"):
+            store.query("SELECT ?c WHERE { ?c rdfs:label ?name }")
+        assert len(store.query("SELECT ?c WHERE { ?c rdfs:label ?name } LIMIT 10000").rows) == 10_000
+    finally:
+        subprocess.run(["bash", *script, "stop", str(folder)], check=False, capture_output=True, timeout=120)

@@ -3,7 +3,7 @@
 What a remote store needs beyond plain requests, in one place: HTTP basic or digest authentication, whichever
 the server challenges with (Virtuoso's ``/sparql-auth`` asks for digest, Fuseki and GraphDB for basic);
 retries with back-off for connection failures and 502/503/504, so one dropped connection does not fail an
-hour-long load; results a server cut short (Virtuoso's row cap and "anytime" partial answers) turned into
+hour-long load; results a server cut short (Virtuoso's "anytime" partial answers and its row caps) turned into
 errors instead of silently short results; and the Graph Store Protocol endpoint of the common stores, found
 from the server's own ``Server`` header. The password is kept out of every message, ``repr`` and log.
 
@@ -87,6 +87,11 @@ class SparqlHttp:
     password: str | None = field(default=None, repr=False)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
     _server: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def server(self) -> str:
+        """The server's own name and version (its ``Server`` header), once it has answered."""
+        return self._server or ""
 
     @property
     def client(self) -> httpx.Client:
@@ -187,15 +192,25 @@ def _known_graph_store(server: str, endpoint: str, authenticated: bool) -> str |
 
 
 def _refuse_partial(response: httpx.Response, url: str) -> None:
-    """Virtuoso answers 200 with part of the result when it hits a limit; say so instead of returning it."""
+    """Virtuoso answers 200 with part of the result when it hits its time limit; say so instead of using it.
+    (Its row caps send no header: `refuse_capped` tells those by the count.)"""
     state = response.headers.get("X-SQL-State", "")
     if state.startswith("S1TAT"):  # "anytime query": MaxQueryExecutionTime reached, partial result
         raise QueryTimeout("the endpoint stopped the query at its own time limit and sent a partial result "
                             f"({response.headers.get('X-SQL-Message', state).strip()})", path=redact(url))
-    cap = response.headers.get("X-SPARQL-MaxRows")
-    if cap:
-        raise MedkgError(f"the endpoint cut the result at {cap} rows (Virtuoso's [SPARQL] ResultSetMaxRows); "
-                         "raise that limit in virtuoso.ini for medkg", path=redact(url))
+
+
+# Virtuoso cuts SELECT results at [SPARQL] ResultSetMaxRows (10,000 as packaged) and at 2^20 rows over HTTP
+# whatever that setting, without saying so (openlink/virtuoso-opensource#112, #700).
+VIRTUOSO_ROW_CAPS = (10_000, 1 << 20)
+
+
+def refuse_capped(server: str, rows: int, sparql: str, url: str) -> None:
+    """A result of exactly a Virtuoso row cap, from a query without LIMIT, is most likely cut short."""
+    if server.startswith("Virtuoso") and rows in VIRTUOSO_ROW_CAPS and not re.search(r"(?i)\bLIMIT\s+\d+", sparql):
+        raise MedkgError(f"the endpoint returned exactly {rows:,} rows, Virtuoso's cap on a result: the answer is "
+                         "probably cut short (raise [SPARQL] ResultSetMaxRows in virtuoso.ini; past 1,048,576 "
+                         "rows Virtuoso cuts HTTP results anyway)", path=redact(url))
 
 
 def _detail(response: httpx.Response) -> str:

@@ -341,7 +341,7 @@ class SparqlEndpointStore(GraphStore):
 
     def __init__(self, endpoint: str, *, update_endpoint: str | None = None, graph_store: str | None = None,
                  user: str | None = None, password: str | None = None, query_timeout: float = 30.0) -> None:
-        from medkg.kg.remote import SparqlHttp
+        from medkg.kg.remote import SparqlHttp  # httpx and tenacity only for remote stores
 
         self.endpoint = endpoint
         self.update_endpoint = update_endpoint or endpoint
@@ -360,12 +360,16 @@ class SparqlEndpointStore(GraphStore):
             triples = [q.triple for q in ox.parse(body, format=ox.RdfFormat.from_media_type(media_type)
                                                   or ox.RdfFormat.N_TRIPLES)]
             return QueryResult(kind="graph", triples=triples)
+        from medkg.kg.remote import refuse_capped
+
         body, _ = self.http.query(sparql, ResultFormat.JSON.media_type, self._timeout(timeout))
         try:
-            return _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
+            result = _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
         except SyntaxError as err:
             raise MedkgError(f"the endpoint sent results medkg cannot read: {_syntax_message(err)}",
                              path=self.endpoint) from None
+        refuse_capped(self.http.server, len(result.rows), sparql, self.endpoint)
+        return result
 
     def query_serialized(self, sparql: str, *, results_format: ResultFormat, graph_format: ox.RdfFormat,
                          bindings: dict[str, object] | None = None, timeout: float | None = None
