@@ -4,7 +4,9 @@
 #   scripts/virtuoso.sh install            Debian's virtuoso-opensource, when virtuoso-t is missing (needs root)
 #   scripts/virtuoso.sh start DIR [HTTP_PORT] [SQL_PORT]
 #                                          a new database in DIR, listening on 127.0.0.1 only; writes
-#                                          DIR/instance.env (endpoints, user, password; mode 600)
+#                                          DIR/instance.env (endpoints, user, password; mode 600). Where DIR
+#                                          holds a database this script made, it is started again with its
+#                                          ports, users and passwords from DIR/instance.env
 #   scripts/virtuoso.sh stop DIR           shuts that instance down (its files stay in DIR)
 #
 # PACKAGED_LIMITS=1 keeps the packaged result and time caps (10,000 rows, 60 s), as most servers have them.
@@ -35,6 +37,10 @@ start() {
   command -v virtuoso-t >/dev/null || die "virtuoso-t not found: run 'make virtuoso' (Debian package virtuoso-opensource)"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   [ -e "$dir/virtuoso.lck" ] && die "an instance already runs in $dir (stop it first)"
+  if [ -f "$dir/virtuoso.db" ]; then
+    [ -f "$dir/instance.env" ] || die "$dir holds a database without instance.env (not one this script made)"
+    restart "$dir"; return
+  fi
   local http=${2:-$(free_port)} sql=${3:-$(free_port)}
   local template=/etc/virtuoso-opensource-7/virtuoso.ini
   [ -f "$template" ] || die "$template not found (is virtuoso-opensource installed?)"
@@ -51,15 +57,15 @@ start() {
       -e "s#^NumberOfBuffers *=.*#NumberOfBuffers = 170000#" \
       -e "s#^MaxDirtyBuffers *=.*#MaxDirtyBuffers = 130000#" \
       "$template" > "$dir/virtuoso.ini"
-  (cd "$dir" && virtuoso-t +configfile "$dir/virtuoso.ini" +wait) >"$dir/start.log" 2>&1 \
-    || { cat "$dir/start.log" "$dir/virtuoso.log" >&2 2>/dev/null; die "virtuoso-t did not start (see $dir/virtuoso.log)"; }
+  launch "$dir"
   local dba_password user_password
   dba_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
   user_password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-  for _ in $(seq 1 60); do isql "$sql" dba "select 1" 2>/dev/null && break; sleep 1; done
+  wait_for_sql "$dir" "$sql" dba
   isql "$sql" dba "DB.DBA.USER_CREATE('medkg', '$user_password'); GRANT SPARQL_UPDATE TO \"medkg\";
     DB.DBA.RDF_DEFAULT_USER_PERMS_SET('nobody', 1); DB.DBA.RDF_DEFAULT_USER_PERMS_SET('medkg', 3);
-    USER_SET_PASSWORD('dba', '$dba_password');" || die "could not create the medkg user (see $dir/virtuoso.log)"
+    USER_SET_PASSWORD('dba', '$dba_password');" \
+    || { isql "$sql" dba "shutdown" 2>/dev/null || true; die "could not create the medkg user (see $dir/virtuoso.log)"; }
   umask 077
   cat > "$dir/instance.env" <<EOF
 MEDKG_VIRTUOSO_DIR=$dir
@@ -71,6 +77,29 @@ MEDKG_ENDPOINT_USER=medkg
 MEDKG_ENDPOINT_PASSWORD=$user_password
 EOF
   echo "Virtuoso on http://127.0.0.1:$http/sparql (settings in $dir/instance.env)"
+}
+
+launch() {  # launch DIR: virtuoso-t on DIR/virtuoso.ini, in the background once it listens
+  local dir=$1
+  (cd "$dir" && virtuoso-t +configfile "$dir/virtuoso.ini" +wait) >"$dir/start.log" 2>&1 \
+    || { cat "$dir/start.log" "$dir/virtuoso.log" >&2 2>/dev/null; die "virtuoso-t did not start (see $dir/virtuoso.log)"; }
+}
+
+wait_for_sql() {  # wait_for_sql DIR PORT PASSWORD: until the SQL port answers; the server is shut down if not
+  local dir=$1 port=$2 password=$3
+  for _ in $(seq 1 60); do isql "$port" "$password" "select 1" 2>/dev/null && return 0; sleep 1; done
+  # virtuoso.lck reads VIRT_PID=N while the server runs
+  [ -f "$dir/virtuoso.lck" ] && kill "$(sed -n 's/^VIRT_PID=//p' "$dir/virtuoso.lck")" 2>/dev/null || true
+  die "Virtuoso in $dir did not answer on 127.0.0.1:$port (see $dir/virtuoso.log)"
+}
+
+restart() {  # restart DIR: the database this script made, on the ports and with the users of its instance.env
+  local dir=$1
+  # shellcheck disable=SC1091
+  . "$dir/instance.env"
+  launch "$dir"
+  wait_for_sql "$dir" "$MEDKG_VIRTUOSO_SQL_PORT" "$MEDKG_VIRTUOSO_DBA_PASSWORD"
+  echo "Virtuoso on ${MEDKG_ENDPOINT%/sparql-auth}/sparql again (settings in $dir/instance.env)"
 }
 
 stop() {

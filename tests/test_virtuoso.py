@@ -79,12 +79,26 @@ def test_the_catalog_and_demo_articles_load_into_the_same_graphs_as_embedded(loa
     def sources(stats):  # the session's embedded demo store also holds documents other tests annotated
         return {g.graph: g.triples for g in stats.graphs if not g.graph.startswith(ANNOTATIONS_GRAPH_PREFIX)}
 
-    ours, embedded = sources(graph_stats(store)), sources(graph_stats(demo_store))
+    remote_stats, embedded_stats = graph_stats(store), graph_stats(demo_store)
+    ours, embedded = sources(remote_stats), sources(embedded_stats)
     assert ours == embedded and len(ours) > 10
+    # Counted in medkg's graphs only: Virtuoso's own owl# graph adds two classes and 40 untagged labels.
+    assert remote_stats.concepts == embedded_stats.concepts
+    assert remote_stats.labels_per_language == embedded_stats.labels_per_language
+    assert "(none)" not in remote_stats.labels_per_language
     assert not [g for g in store.named_graphs() if g.endswith(STAGING_SUFFIX)]
     # The article graph holds the same triples, text and offsets included (no blank nodes there).
     articles = ns.graph_iri("wikipedia", "wikipedia_sample").value
     assert triples_of(store, articles) == triples_of(demo_store, articles)
+
+
+def test_blank_nodes_virtuoso_names_nodeID_are_read(loaded):
+    store, _, _ = loaded
+    # Virtuoso's owl# graph keeps blank nodes (medkg's own are skolemised on the way in); its JSON results name
+    # them `nodeID://b10000`, which is not a blank node label.
+    result = store.query("SELECT ?b WHERE { GRAPH <http://www.w3.org/2002/07/owl#> { ?b ?p ?o } "
+                         "FILTER(isBlank(?b)) } LIMIT 3")
+    assert len(result.rows) == 3 and all(isinstance(row["b"], ox.BlankNode) for row in result.rows)
 
 
 def test_reloading_unchanged_sources_changes_nothing(loaded, virtuoso):
@@ -314,5 +328,14 @@ def test_a_result_virtuoso_cut_at_its_row_cap_is_refused(tmp_path):
         with pytest.raises(MedkgError, match="cut short"):
             store.query("SELECT ?c WHERE { ?c rdfs:label ?name }")
         assert len(store.query("SELECT ?c WHERE { ?c rdfs:label ?name } LIMIT 10000").rows) == 10_000
+        store.close()
+        # Started again on its folder, the instance keeps its data, ports and credentials.
+        subprocess.run(["bash", *script, "stop", str(folder)], check=True, capture_output=True, timeout=120)
+        again = subprocess.run(["bash", *script, "start", str(folder)], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0 and "again" in again.stdout, again.stderr
+        assert dict(line.split("=", 1) for line in (folder / "instance.env").read_text().splitlines()) == settings
+        store = remote(settings)
+        assert len(store.query("SELECT ?c WHERE { ?c rdfs:label ?name } LIMIT 10000").rows) == 10_000
+        store.close()
     finally:
         subprocess.run(["bash", *script, "stop", str(folder)], check=False, capture_output=True, timeout=120)

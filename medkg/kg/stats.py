@@ -31,8 +31,13 @@ class Stats:
     graphs: list[GraphStats] = field(default_factory=list)
 
 
-def _count(store: GraphStore, pattern: str) -> int:
-    result = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} }}", timeout=MAINTENANCE_TIMEOUT)
+def _count(store: GraphStore, variables: str, pattern: str) -> int:
+    """Distinct `variables` bindings of `pattern` in medkg's graphs only: on a shared store the default graph
+    also holds others' (Virtuoso ships an owl# graph whose owl:Thing and owl:Nothing are classes)."""
+    result = store.query(
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT {variables} WHERE {{ "
+        f"GRAPH ?g {{ {pattern} }} FILTER(STRSTARTS(STR(?g), \"{ns.GRAPH_BASE}\")) }} }}",
+        timeout=MAINTENANCE_TIMEOUT)
     return int(result.values("n")[0])
 
 
@@ -58,6 +63,7 @@ def graph_stats(store: GraphStore) -> Stats:
         "  VALUES ?p { rdfs:label skos:altLabel skos:prefLabel oboInOwl:hasExactSynonym oboInOwl:hasRelatedSynonym "
         "              oboInOwl:hasBroadSynonym oboInOwl:hasNarrowSynonym } "
         "  GRAPH ?g { ?s ?p ?name } BIND(IF(LANG(?name) = '', '(none)', LANG(?name)) AS ?lang) "
+        f"  FILTER(STRSTARTS(STR(?g), \"{ns.GRAPH_BASE}\")) "
         "} GROUP BY ?g ?lang ORDER BY DESC(?n)", timeout=MAINTENANCE_TIMEOUT)
     by_graph = {g.graph: g for g in graphs}
     totals: dict[str, int] = {}
@@ -68,12 +74,11 @@ def graph_stats(store: GraphStore) -> Stats:
             by_graph[row["g"].value].labels_per_language[lang] = count
     return Stats(
         triples=sum(g.triples for g in graphs),
-        concepts=_count(store, "SELECT DISTINCT ?c WHERE { { ?c a owl:Class } UNION { ?c a skos:Concept } "
-                               "FILTER(isIRI(?c)) }"),
-        passages=_count(store, "?p a medkg:Passage"),
-        articles=_count(store, "?a a schema:Article"),
-        mentions=_count(store, "?p schema:mentions ?c"),
-        matches=_count(store, "{ ?a skos:exactMatch ?b } UNION { ?a skos:closeMatch ?b }"),
+        concepts=_count(store, "?c", "{ ?c a owl:Class } UNION { ?c a skos:Concept } FILTER(isIRI(?c))"),
+        passages=_count(store, "?p", "?p a medkg:Passage"),
+        articles=_count(store, "?a", "?a a schema:Article"),
+        mentions=_count(store, "?p ?c", "?p schema:mentions ?c"),
+        matches=_count(store, "?a ?m ?b", "?a ?m ?b VALUES ?m { skos:exactMatch skos:closeMatch }"),
         labels_per_language=dict(sorted(totals.items(), key=lambda item: -item[1])),
         graphs=graphs,
     )

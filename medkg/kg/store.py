@@ -364,7 +364,7 @@ class SparqlEndpointStore(GraphStore):
 
         body, _ = self.http.query(sparql, ResultFormat.JSON.media_type, self._timeout(timeout))
         try:
-            result = _materialise(ox.parse_query_results(body, format=ResultFormat.JSON))
+            result = _materialise(ox.parse_query_results(_plain_bnode_ids(body), format=ResultFormat.JSON))
         except SyntaxError as err:
             raise MedkgError(f"the endpoint sent results medkg cannot read: {_syntax_message(err)}",
                              path=self.endpoint) from None
@@ -441,6 +441,14 @@ def parse_rdf_file(path: Path, rdf_format: ox.RdfFormat) -> Iterator[ox.Quad]:
 
 def _syntax_message(err: SyntaxError) -> str:
     return str(err.msg if err.msg else err)
+
+
+# Virtuoso names blank nodes `nodeID://b10001` in JSON results, which is not a blank node label: keep `b10001`.
+_VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
+
+
+def _plain_bnode_ids(body: bytes) -> bytes:
+    return _VIRTUOSO_BNODE.sub(rb"\1", body) if b"nodeID://" in body else body
 
 
 def _skolemise(node):
