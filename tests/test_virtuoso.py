@@ -94,8 +94,8 @@ def test_the_catalog_and_demo_articles_load_into_the_same_graphs_as_embedded(loa
 
 def test_blank_nodes_virtuoso_names_nodeID_are_read(loaded):
     store, _, _ = loaded
-    # Virtuoso's owl# graph keeps blank nodes (medkg's own are skolemised on the way in); its JSON results name
-    # them `nodeID://b10000`, which is not a blank node label.
+    # Virtuoso's JSON results name blank nodes `nodeID://b10000`, which is not a blank node label (its own owl#
+    # graph has some).
     result = store.query("SELECT ?b WHERE { GRAPH <http://www.w3.org/2002/07/owl#> { ?b ?p ?o } "
                          "FILTER(isBlank(?b)) } LIMIT 3")
     assert len(result.rows) == 3 and all(isinstance(row["b"], ox.BlankNode) for row in result.rows)
@@ -140,10 +140,18 @@ def test_a_malformed_file_leaves_the_store_as_it_was(loaded, virtuoso, tmp_path)
     fresh.write_text(big_turtle(20_000, broken_at=19_000), encoding="utf-8")
     assert medkg(virtuoso, home, "kg", "load", str(fresh)).exit_code != 0
     assert not [g for g in store.named_graphs() if "virtuoso_fresh" in g]
-    # Blank nodes keep their identity across the requests of one load (each [ ex:n i ] stays one node).
-    count = store.query("SELECT (COUNT(DISTINCT ?b) AS ?n) WHERE { GRAPH ?g { ?c <https://example.org/v/next> ?b } }",
-                        bindings={"g": ox.NamedNode(graph)}).rows[0]["n"].value
-    assert count == "30000"
+    # Blank nodes stay blank nodes and keep their identity across the requests of one load (each [ ex:n i ]
+    # stays one node with its one value).
+    assert distinct_blank_nodes(store, graph) == (30_000, 30_000)
+
+
+def distinct_blank_nodes(store, graph: str) -> tuple[int, int]:
+    """(blank nodes that are ex:next of a concept, those of them with an ex:n value) in `graph`."""
+    row = store.query("SELECT (COUNT(DISTINCT ?b) AS ?nodes) (COUNT(DISTINCT ?with) AS ?valued) WHERE { "
+                      "GRAPH ?g { ?c <https://example.org/v/next> ?b FILTER(isBlank(?b)) "
+                      "OPTIONAL { ?b <https://example.org/v/n> ?v BIND(?b AS ?with) } } }",
+                      bindings={"g": ox.NamedNode(graph)}).rows[0]
+    return int(row["nodes"].value), int(row["valued"].value)
 
 
 def test_sparql_update_is_used_where_the_graph_store_protocol_is_absent(virtuoso, tmp_path):
@@ -158,6 +166,7 @@ def test_sparql_update_is_used_where_the_graph_store_protocol_is_absent(virtuoso
         assert reports[0].triples == 4_500
         graph = reports[0].graph
         assert len(triples_of(store, graph)) == 4_500
+        assert distinct_blank_nodes(store, graph) == (1_500, 1_500)  # over three INSERT DATA requests
     finally:
         store.close()
 
@@ -244,6 +253,10 @@ def test_annotations_written_with_format_rdf_are_read_back(loaded, virtuoso, mod
         texts.setdefault(m.document.rsplit("/", 1)[-1], set()).add(m.text)
     assert "pulmonary tuberculosis" in texts["note_en_tb"]
     assert "nota_es_apendicitis" not in texts
+    # The annotation bodies are blank nodes there as in the embedded store, not IRIs a concept query would list.
+    genid = f"{ns.MEDKG}.well-known/genid/"
+    assert not store.query(f'ASK {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?s), "{genid}")) }}').boolean
+    assert store.query("ASK { GRAPH ?g { ?a <http://www.w3.org/ns/oa#hasBody> ?b } FILTER(isBlank(?b)) }").boolean
     stored = read_document(store, documents["nota_it_polmonite"].iri)
     original = (notes / "nota_it_polmonite.txt").read_text(encoding="utf-8")
     assert stored.document.text == original and stored.annotations
@@ -251,8 +264,9 @@ def test_annotations_written_with_format_rdf_are_read_back(loaded, virtuoso, mod
         assert original[annotation.start:annotation.end] == annotation.text
 
 
-def test_the_explorer_pages_read_virtuoso(loaded):
+def test_the_explorer_pages_read_virtuoso(loaded, demo_store):
     from medkg.explorer import Explorer
+    from medkg.kg.queries import SAVED_QUERIES, run_saved
     from medkg.extract.queries import annotated_documents
     from medkg.extract.rdf import store_annotations
     from medkg.kg.server import serve
@@ -274,6 +288,11 @@ def test_the_explorer_pages_read_virtuoso(loaded):
             hits = client.get("/search", params={"q": "sarampion"}).text
             assert "/concept?iri=" + quote(ns.WD + "Q79793", safe="") in hits
             assert "Febbre" in client.get("/query", params={"example": "labels"}).text
+            # The example as the editor shows it runs right there too (a VALUES-bound IRI starting the path
+            # made Virtuoso return every passage of the graph).
+            shown = client.get("/query", params={"example": "passages"}).text
+            rows = len(run_saved(demo_store, "passages", **SAVED_QUERIES["passages"].example).rows)
+            assert 0 < rows < 100 and f"{rows} rows in" in shown
     finally:
         server.shutdown()
         server.server_close()

@@ -332,8 +332,9 @@ LIMIT {MAX_CHILDREN + 1}""", bindings={"concept": concept})
     labels = display_labels(store, [r["x"].value for r in parents.rows + children.rows])
 
     def related(rows) -> list[Related]:
-        items = {row["x"].value: Related(row["x"].value, labels[row["x"].value], sources(row["g"].value))
-                 for row in rows}
+        items: dict[str, Related] = {}
+        for row in sorted(rows, key=lambda r: r["g"].value):  # stated by several sources: the same one shown
+            items.setdefault(row["x"].value, Related(row["x"].value, labels[row["x"].value], sources(row["g"].value)))
         return sorted(items.values(), key=lambda r: r.label.lower())
 
     return related(parents.rows), related(children.rows[:MAX_CHILDREN]), len(children.rows) > MAX_CHILDREN

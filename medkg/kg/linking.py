@@ -197,7 +197,8 @@ def term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
         "SELECT DISTINCT ?c ?name ?via WHERE { "
         "  VALUES ?via { rdfs:label skos:altLabel oboInOwl:hasExactSynonym } "
         "  ?c ?via ?name . "
-        "  FILTER(LANG(?name) != '' && STRLEN(?name) >= ?min) "
+        # The length as a constant, not a binding: Virtuoso takes three times as long with a VALUES-bound ?min.
+        f"  FILTER(LANG(?name) != '' && STRLEN(?name) >= {int(MIN_TERM_LENGTH)}) "
         # MINUS, not FILTER NOT EXISTS: the same here, and far cheaper in Oxigraph.
         "  MINUS { ?c owl:deprecated true } "
         "  MINUS { ?c a schema:Article } "
@@ -205,7 +206,7 @@ def term_automata(store: GraphStore) -> dict[str, ahocorasick.Automaton]:
         # Ontology roots ("All", "disease") name everything and so nothing; a class with no parent and no
         # children (a relation target such as a SYMP term) is not a root.
         "  MINUS { ?c a owl:Class . ?child rdfs:subClassOf ?c MINUS { ?c rdfs:subClassOf ?up } } "
-        "}", bindings={"min": Literal(MIN_TERM_LENGTH)}, timeout=MAINTENANCE_TIMEOUT)
+        "}", timeout=MAINTENANCE_TIMEOUT)
     # language -> lower-cased name -> original spelling -> strength -> concepts
     names: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(set))))
     for row in result.rows:

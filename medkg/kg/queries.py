@@ -197,8 +197,10 @@ def bind_arguments(query: SavedQuery, arguments: dict[str, str]) -> dict[str, Na
 
 
 def example_sparql(query: SavedQuery) -> str:
-    """The query with its example arguments bound (a VALUES block), ready to paste into an editor."""
-    return bind_as_values(query.sparql, bind_arguments(query, query.example))
+    """The query with its example arguments bound, ready to paste into an editor and run on any store: IRIs
+    with BIND, literals in a VALUES block (Virtuoso ignores a VALUES-bound IRI at the start of a `?` or `*`
+    path and returns every passage for "passages"; see `bind_as_values`)."""
+    return bind_as_values(query.sparql, bind_arguments(query, query.example), as_bind=True)
 
 
 def saved_query(name: str) -> SavedQuery:
