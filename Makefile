@@ -38,6 +38,8 @@ bench: setup
 	$(BIN)/python bench/bench_explorer.py --home .medkg/demo
 	# graph passages and paths want the full ../shared graph: see bench/README.md (build .medkg/eval first)
 	$(BIN)/python bench/bench_graph.py --home $(if $(wildcard .medkg/eval/store),.medkg/eval,.medkg/demo)
+	# the full ../shared graph in a private Virtuoso against the embedded store (skips without either)
+	$(BIN)/python bench/bench_virtuoso.py
 
 # The explorer's browser tests use Debian's chromium and its chromedriver (they skip, saying so, without them).
 # Needs root; CI (.ci/run) runs it before `make test`.

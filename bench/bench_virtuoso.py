@@ -14,7 +14,9 @@ bench/.work/virtuoso-home` only holds medkg's caches). Measured:
   `medkg kg saved NAME key=value ... --format json` (median of 3, sides alternating), and the library call
   `run_saved` on `OxigraphStore(path)` and `SparqlEndpointStore(...)` (one warm-up, then median of 5,
   alternating); rows are checked to agree;
-- `medkg kg stats` (median of 3) and a reload of the same sources (every source should be "unchanged").
+- `medkg kg stats` (median of 3) and a reload of the same sources (every source should be "unchanged");
+- the library calls again once Virtuoso has been restarted on its database (right after a large load, queries
+  returning long literals are far slower on it: bench/README.md).
 
 A command that fails or runs past its time limit is recorded (command, seconds, error text with the password
 masked) and the bench goes on with what works. Virtuoso is stopped at the end, on failure too.
@@ -210,7 +212,10 @@ def main() -> None:
     sources = SOURCES[args.sources]
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
-        print(f"skipped: needs {', '.join(missing)} (../shared/data)")
+        print(f"bench_virtuoso skipped: needs {', '.join(missing)} (../shared/data; --sources small runs without)")
+        return
+    if not shutil.which("virtuoso-t"):
+        print("bench_virtuoso skipped: needs Virtuoso (`make virtuoso` installs Debian's virtuoso-opensource)")
         return
     WORK.mkdir(parents=True, exist_ok=True)
     figures: dict = {"sources": args.sources, "cpu": cpu_model(), "cores": os.cpu_count()}
@@ -239,6 +244,51 @@ def main() -> None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(figures, indent=2, default=str))
         print_failures()
+
+
+def library_latency(instance: dict, repeat: int) -> dict[str, dict[str, dict]]:
+    """Every saved query through `run_saved` on both stores: rows, median ms of `repeat` after one warm-up."""
+    from medkg.kg.queries import SAVED_QUERIES, run_saved
+    from medkg.kg.store import OxigraphStore, SparqlEndpointStore
+
+    lib: dict[str, dict[str, dict]] = {name: {} for name in SAVED_QUERIES}
+    stores = {}
+    try:
+        stores["embedded"] = OxigraphStore(EMBEDDED_HOME / "store")
+        stores["virtuoso"] = SparqlEndpointStore(instance["MEDKG_ENDPOINT"],
+                                                 graph_store=instance.get("MEDKG_GRAPH_STORE"),
+                                                 user=instance.get("MEDKG_ENDPOINT_USER"),
+                                                 password=instance.get("MEDKG_ENDPOINT_PASSWORD"))
+        for name, query in SAVED_QUERIES.items():
+            times = {s: [] for s in stores}
+            for i in range(1 + repeat):
+                for side in (list(stores) if i % 2 == 0 else list(stores)[::-1]):
+                    if lib[name].get(side, {}).get("error"):
+                        continue
+                    started = time.perf_counter()
+                    try:
+                        result = run_saved(stores[side], name, **query.example)
+                    except Exception as exc:  # noqa: BLE001 - recorded, the bench goes on
+                        seconds = time.perf_counter() - started
+                        error = mask(f"{type(exc).__name__}: {exc}")
+                        lib[name][side] = {"error": error}
+                        failures.append({"side": side, "what": f"run_saved({name!r}, **{query.example})",
+                                         "seconds": seconds, "error": error})
+                        print(f"  ! {side}: run_saved {name} failed after {seconds:.1f} s: {error[:600]}")
+                        continue
+                    seconds = time.perf_counter() - started
+                    if i > 0:
+                        times[side].append(seconds)
+                    lib[name][side] = {"rows": len(result.rows) if result.kind == "select" else
+                                       (1 if result.kind == "ask" else len(result.triples))}
+            for side in stores:
+                if times[side]:
+                    lib[name][side]["ms"] = 1000 * statistics.median(times[side])
+                    lib[name][side]["runs_ms"] = [1000 * t for t in times[side]]
+    finally:
+        for store in stores.values():
+            store.close()
+    return lib
 
 
 def bench(args, sources: list[Path], embedded: Side, remote: Side, instance: dict, figures: dict) -> None:
@@ -305,8 +355,7 @@ def bench(args, sources: list[Path], embedded: Side, remote: Side, instance: dic
                 print(f"    differs: {key}: embedded {e.get(key)}, Virtuoso {v.get(key)}")
 
     # 2. saved queries, whole commands
-    from medkg.kg.queries import SAVED_QUERIES, run_saved
-    from medkg.kg.store import OxigraphStore, SparqlEndpointStore
+    from medkg.kg.queries import SAVED_QUERIES
 
     cli: dict[str, dict[str, dict]] = {}
     print(f"\nsaved queries: whole commands `medkg kg saved NAME key=value ... --format json`, median of "
@@ -335,45 +384,9 @@ def bench(args, sources: list[Path], embedded: Side, remote: Side, instance: dic
               f"Virtuoso {fmt_ms(cli[name]['virtuoso']['ms']):>9} ms", flush=True)
 
     # 3. saved queries, in the library (after the commands: the embedded store takes one process at a time)
-    lib: dict[str, dict[str, dict]] = {name: {} for name in SAVED_QUERIES}
     print(f"\nsaved queries in the library: run_saved(store, NAME, **example), 1 warm-up + median of "
           f"{args.lib_repeat} (stores alternating)", flush=True)
-    stores = {}
-    try:
-        stores["embedded"] = OxigraphStore(EMBEDDED_HOME / "store")
-        stores["virtuoso"] = SparqlEndpointStore(instance["MEDKG_ENDPOINT"],
-                                                 graph_store=instance.get("MEDKG_GRAPH_STORE"),
-                                                 user=instance.get("MEDKG_ENDPOINT_USER"),
-                                                 password=instance.get("MEDKG_ENDPOINT_PASSWORD"))
-        for name, query in SAVED_QUERIES.items():
-            times = {s: [] for s in stores}
-            for i in range(1 + args.lib_repeat):
-                for side in (list(stores) if i % 2 == 0 else list(stores)[::-1]):
-                    if lib[name].get(side, {}).get("error"):
-                        continue
-                    started = time.perf_counter()
-                    try:
-                        result = run_saved(stores[side], name, **query.example)
-                    except Exception as exc:  # noqa: BLE001 - recorded, the bench goes on
-                        seconds = time.perf_counter() - started
-                        error = mask(f"{type(exc).__name__}: {exc}")
-                        lib[name][side] = {"error": error}
-                        failures.append({"side": side, "what": f"run_saved({name!r}, **{query.example})",
-                                         "seconds": seconds, "error": error})
-                        print(f"  ! {side}: run_saved {name} failed after {seconds:.1f} s: {error[:600]}")
-                        continue
-                    seconds = time.perf_counter() - started
-                    if i > 0:
-                        times[side].append(seconds)
-                    lib[name][side] = {"rows": len(result.rows) if result.kind == "select" else
-                                       (1 if result.kind == "ask" else len(result.triples))}
-            for side in stores:
-                if times[side]:
-                    lib[name][side]["ms"] = 1000 * statistics.median(times[side])
-                    lib[name][side]["runs_ms"] = [1000 * t for t in times[side]]
-    finally:
-        for store in stores.values():
-            store.close()
+    lib = library_latency(instance, args.lib_repeat)
     figures["saved_cli"], figures["saved_lib"] = cli, lib
 
     print("\n| query | rows embedded | rows Virtuoso | command, embedded ms | command, Virtuoso ms | ratio "
@@ -433,6 +446,20 @@ def bench(args, sources: list[Path], embedded: Side, remote: Side, instance: dic
     e, v = reload["embedded"]["seconds"], reload["virtuoso"]["seconds"]
     print(f"  Virtuoso/embedded = {v / e:.2f}")
     figures["reload"] = reload
+
+    # 5. the same library calls once Virtuoso has been restarted on its database (see bench/README.md)
+    print("\nsaved queries in the library after restarting Virtuoso (same database):", flush=True)
+    virtuoso("stop")
+    virtuoso("start")
+    again = library_latency(instance, args.lib_repeat)
+    figures["saved_lib_after_restart"] = again
+    print("| query | rows embedded | rows Virtuoso | embedded ms | Virtuoso ms | ratio | Virtuoso ms before restart |")
+    print("|---|---|---|---|---|---|---|")
+    for name, sides_ in again.items():
+        e_, v_ = sides_.get("embedded", {}), sides_.get("virtuoso", {})
+        print(f"| {name} | {e_.get('rows', 'failed')} | {v_.get('rows', 'failed')} | {fmt_ms(e_.get('ms'))} "
+              f"| {fmt_ms(v_.get('ms'))} | {ratio(e_.get('ms'), v_.get('ms'))} "
+              f"| {fmt_ms(lib[name].get('virtuoso', {}).get('ms'))} |")
 
 
 def print_failures() -> None:
