@@ -101,13 +101,26 @@ def test_the_catalog_and_demo_articles_load_into_the_same_graphs_as_embedded(loa
     assert triples_of(store, articles) == triples_of(demo_store, articles)
 
 
-def test_blank_nodes_virtuoso_names_nodeID_are_read(loaded):
-    store, _, _ = loaded
-    # Virtuoso's JSON results name blank nodes `nodeID://b10000`, which is not a blank node label (its own owl#
-    # graph has some).
-    result = store.query("SELECT ?b WHERE { GRAPH <http://www.w3.org/2002/07/owl#> { ?b ?p ?o } "
-                         "FILTER(isBlank(?b)) } LIMIT 3")
-    assert len(result.rows) == 3 and all(isinstance(row["b"], ox.BlankNode) for row in result.rows)
+def test_blank_nodes_virtuoso_names_nodeID_are_read(loaded, virtuoso, tmp_path):
+    store, home, _ = loaded
+    # Virtuoso's JSON results name blank nodes `nodeID://b10000`, which is not a blank node label: a user's OWL
+    # restrictions (blank nodes) must come back as blank nodes, one per restriction, with their own values.
+    source = tmp_path / "virtuoso_restrictions.ttl"
+    source.write_text("@prefix ex: <https://example.org/r/> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+                      "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n" + "".join(
+                          f"ex:C{i} rdfs:subClassOf [ a owl:Restriction ; owl:onProperty ex:p ; "
+                          f"owl:someValuesFrom ex:T{i} ] .\n" for i in range(3)), encoding="utf-8")
+    assert medkg(virtuoso, home, "kg", "load", str(source)).exit_code == 0
+    graph = next(g for g in store.named_graphs() if g.endswith("/virtuoso_restrictions"))
+    try:
+        result = store.query("SELECT ?c ?b ?t WHERE { GRAPH ?g { ?c rdfs:subClassOf ?b . "
+                             "?b owl:someValuesFrom ?t } }", bindings={"g": ox.NamedNode(graph)})
+        assert all(isinstance(row["b"], ox.BlankNode) for row in result.rows)
+        assert len({row["b"] for row in result.rows}) == 3
+        assert sorted((row["c"].value[-2:], row["t"].value[-2:]) for row in result.rows) == [
+            ("C0", "T0"), ("C1", "T1"), ("C2", "T2")]
+    finally:
+        store.drop_graph(ox.NamedNode(graph))
 
 
 def test_reloading_unchanged_sources_changes_nothing(loaded, virtuoso):
