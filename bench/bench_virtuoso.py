@@ -15,8 +15,8 @@ bench/.work/virtuoso-home` only holds medkg's caches). Measured:
   `run_saved` on `OxigraphStore(path)` and `SparqlEndpointStore(...)` (one warm-up, then median of 5,
   alternating); rows are checked to agree;
 - `medkg kg stats` (median of 3) and a reload of the same sources (every source should be "unchanged");
-- the library calls again once Virtuoso has been restarted on its database (right after a large load, queries
-  returning long literals are far slower on it: bench/README.md).
+- the library calls again once Virtuoso has been restarted on its database (on one machine, right after a
+  large load, queries returning long literals were far slower until a restart: bench/README.md).
 
 A command that fails or runs past its time limit is recorded (command, seconds, error text with the password
 masked) and the bench goes on with what works. Virtuoso is stopped at the end, on failure too.
